@@ -1,0 +1,3 @@
+module github.com/ihr-go/ihr/services/auth
+
+go 1.26

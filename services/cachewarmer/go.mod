@@ -1,0 +1,3 @@
+module github.com/ihr-go/ihr/services/cachewarmer
+
+go 1.26

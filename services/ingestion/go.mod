@@ -1,0 +1,3 @@
+module github.com/ihr-go/ihr/services/ingestion
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/ihr-go/ihr/services/query
+
+go 1.26
