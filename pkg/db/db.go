@@ -1,0 +1,53 @@
+// Package db opens the PostgreSQL connection pool every database-backed
+// service uses: traced queries (otelpgx), pool metrics, a server-side
+// statement timeout and a readiness probe.
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/exaring/otelpgx"
+	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Open builds a pool for cfg. It does not wait for the server: a service
+// starts while PostgreSQL is down and reports it through readiness.
+func Open(ctx context.Context, cfg config.Postgres, app string, tp trace.TracerProvider, mp metric.MeterProvider) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse IHR_DATABASE_URL %s: %w", config.Redact(cfg.URL), err)
+	}
+	pc.MaxConns = int32(cfg.MaxConns)
+	rp := pc.ConnConfig.RuntimeParams
+	// The server cancels statements that run too long, even if the client is gone.
+	rp["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	rp["application_name"] = app
+	rp["timezone"] = "UTC"
+	pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithMeterProvider(mp),
+		otelpgx.WithTrimSQLInSpanName())
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres pool: %w", err)
+	}
+	if err := otelpgx.RecordStats(pool, otelpgx.WithStatsMeterProvider(mp)); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres pool metrics: %w", err)
+	}
+	return pool, nil
+}
+
+// Probe is a readiness check: a round trip to the server.
+func Probe(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var one int
+		if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return nil
+	}
+}

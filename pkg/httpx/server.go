@@ -1,0 +1,106 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Instruments are what the handler chain and clients report to.
+type Instruments struct {
+	Logger     *slog.Logger
+	Tracers    trace.TracerProvider
+	Meters     metric.MeterProvider
+	Propagator propagation.TextMapPropagator
+}
+
+func (in Instruments) otelOptions() []otelhttp.Option {
+	return []otelhttp.Option{
+		otelhttp.WithTracerProvider(in.Tracers),
+		otelhttp.WithMeterProvider(in.Meters),
+		otelhttp.WithPropagators(in.Propagator),
+	}
+}
+
+// Handler wraps h with tracing (outermost, so logs carry trace ids), request
+// ids, access logs and panic recovery.
+func (in Instruments) Handler(h http.Handler) http.Handler {
+	inner := WithRequestIDs(WithAccessLog(in.Logger, h))
+	return otelhttp.NewHandler(inner, "http.server", append(in.otelOptions(),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method + " " + r.URL.Path
+		}))...)
+}
+
+// Client returns an HTTP client that traces its requests and forwards the
+// request id found in the request's context.
+func (in Instruments) Client(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:   timeout,
+		Transport: otelhttp.NewTransport(requestIDTransport{http.DefaultTransport}, in.otelOptions()...),
+	}
+}
+
+type requestIDTransport struct{ next http.RoundTripper }
+
+func (t requestIDTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if id := RequestID(r.Context()); id != "" && r.Header.Get(RequestIDHeader) == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set(RequestIDHeader, id)
+	}
+	return t.next.RoundTrip(r)
+}
+
+// Server timeouts. Writes may take long: a legacy page holds up to 100000 rows.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	writeTimeout      = 5 * time.Minute
+	idleTimeout       = 2 * time.Minute
+)
+
+// Serve serves h on ln until ctx is done, then stops accepting, waits up to
+// grace for requests in flight and returns. A listener error is returned at once.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+// Package proxy forwards public requests to the internal service that owns
+// them, keeping the request id and trace context.
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	"github.com/ihr-go/ihr/pkg/apierr"
+)
+
+// New returns a reverse proxy to target. Requests go through transport (an
+// instrumented one propagates the trace context); X-Forwarded-* headers are
+// set so upstream builds absolute links with the public host and scheme.
+func New(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+			// A client-supplied proto or host from a trusted front proxy wins.
+			if p := pr.In.Header.Get("X-Forwarded-Proto"); p != "" {
+				pr.Out.Header.Set("X-Forwarded-Proto", p)
+			}
+			if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
+				pr.Out.Header.Set("X-Forwarded-Host", h)
+			}
+		},
+		Transport: transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.WarnContext(r.Context(), "upstream failed", "upstream", target.Host, "err", err)
+			apierr.Write(w, apierr.Wrap(apierr.Unavailable, "upstream_unavailable",
+				"The service behind this endpoint is unavailable, try again later", err))
+		},
+	}
+}
