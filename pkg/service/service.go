@@ -162,3 +162,11 @@ func reverse[T any](s []T) []T {
 	slices.Reverse(c)
 	return c
 }
+
+// Runner returns s as a function that runs it with variables from lookup,
+// the shape tests use to start a service in-process.
+func Runner[C any](s Spec[C]) func(ctx context.Context, lookup func(string) (string, bool), logs io.Writer) error {
+	return func(ctx context.Context, lookup func(string) (string, bool), logs io.Writer) error {
+		return Run(ctx, s, nil, lookup, logs)
+	}
+}

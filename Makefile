@@ -1,0 +1,49 @@
+# IHR API: developer entry points. `make` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SERVICES := gateway query ingestion auth cachewarmer
+BINARIES := $(SERVICES) ihrctl
+# go.work's root is not a module: ./... does not cross modules, so list them.
+MODULES = $(shell go list -m -f '{{.Dir}}')
+PACKAGES = $(addsuffix /...,$(MODULES))
+SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
+
+.PHONY: help run stop test build lint db-migrate db-reset docker bench-data
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: build ## init + migrate the database, load demo data if empty, start every service
+	@scripts/dev/up.sh
+
+stop: ## stop the services started by make run
+	@scripts/dev/down.sh
+
+test: ## run every test (needs PostgreSQL, Redis and NATS running)
+	go test -count=1 -timeout 15m $(PACKAGES)
+
+build: ## build the binaries into bin/
+	@mkdir -p bin
+	@for b in $(BINARIES); do go build -trimpath -o bin/$$b ./services/$$b/cmd/$$b || exit 1; done
+	@echo "built: $(addprefix bin/,$(BINARIES))"
+
+lint: ## gofmt, go vet and shellcheck
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet $(PACKAGES)
+	shellcheck $(sort $(SCRIPTS))
+
+db-migrate: ## apply pending migrations to IHR_DATABASE_URL
+	scripts/db/init.sh
+	scripts/db/migrate.sh up
+
+db-reset: ## drop, recreate and migrate the development database
+	scripts/db/reset.sh --yes
+
+docker: ## build one image per service (needs a Docker engine)
+	@for s in $(BINARIES); do docker build -f deployments/Dockerfile --build-arg SERVICE=$$s -t ihr/$$s:dev . || exit 1; done
+
+bench-data: ## load the benchmark dataset into a separate database (BENCH_DATABASE_URL)
+	IHR_DATABASE_URL='$(BENCH_DATABASE_URL)' scripts/db/reset.sh --yes
+	psql -v ON_ERROR_STOP=1 -q '$(BENCH_DATABASE_URL)' -f ../shared/reference/bench-dataset.sql

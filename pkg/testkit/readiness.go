@@ -1,0 +1,48 @@
+package testkit
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// ServiceEnv returns the variables that point a service at the machine's
+// PostgreSQL (through dbURL), Redis and NATS, isolated under a fresh NATS
+// prefix, in prod mode so no embedded NATS hides a missing server.
+func ServiceEnv(t testing.TB, dbURL string) map[string]string {
+	return map[string]string{
+		"IHR_ENV":          "prod",
+		"IHR_DATABASE_URL": dbURL,
+		"IHR_REDIS_URL":    RedisURL(t),
+		"IHR_NATS_URL":     NATSURL(t),
+		"IHR_NATS_PREFIX":  NATSPrefix(t),
+	}
+}
+
+// AssertReadinessFollowsPostgres starts a database-backed service on a
+// scratch database reached through a proxy, and checks that /readyz turns
+// 503 naming postgres when the database becomes unreachable and 200 again
+// when it comes back, while /healthz stays 200.
+func AssertReadinessFollowsPostgres(t *testing.T, name string, run RunFunc) {
+	t.Helper()
+	u, err := url.Parse(NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	svc := StartService(t, name, run, ServiceEnv(t, u.String()))
+
+	WaitStatus(t, svc.URL+"/readyz", http.StatusOK)
+	proxy.Cut()
+	body := WaitStatus(t, svc.URL+"/readyz", http.StatusServiceUnavailable)
+	if !strings.Contains(body, `"postgres":{"status":"down"`) || !strings.Contains(body, `"status":"not_ready"`) {
+		t.Errorf("readiness body does not blame postgres: %s", body)
+	}
+	if code, _ := Get(t, svc.URL+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz answers %d while only the database is down", code)
+	}
+	proxy.Restore()
+	WaitStatus(t, svc.URL+"/readyz", http.StatusOK)
+}
