@@ -46,7 +46,10 @@ func TestEnvFlagListsVariables(t *testing.T) {
 
 func TestBadConfigurationStopsTheStart(t *testing.T) {
 	started := false
-	spec := demo(func(ctx context.Context, rt *Runtime, s settings) (http.Handler, error) { started = true; return nil, nil })
+	spec := demo(func(ctx context.Context, rt *Runtime, s settings) (http.Handler, error) {
+		started = true
+		return nil, nil
+	})
 	err := Run(context.Background(), spec, nil, lookup(map[string]string{"IHR_LOG_LEVEL": "chatty", "IHR_DEMO_ADDR": "x"}), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "IHR_LOG_LEVEL") || !strings.Contains(err.Error(), "IHR_DEMO_ADDR") {
 		t.Fatalf("got %v", err)
