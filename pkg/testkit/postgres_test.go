@@ -1,48 +1,30 @@
 package testkit
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
-
-func count(t *testing.T, dbURL, sql string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 func TestNewDBHasTheSchemaAndIsDropped(t *testing.T) {
 	var name string
 	t.Run("scratch", func(t *testing.T) {
 		u := NewDB(t)
 		name = u[strings.LastIndex(u, "/")+1 : strings.Index(u, "?")]
-		if n := count(t, u, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'ihr\\_%'"); n < 22 {
+		if n := Scalar[int](t, u, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'ihr\\_%'"); n < 22 {
 			t.Errorf("scratch database has %d ihr_* tables", n)
 		}
-		if n := count(t, u, "SELECT count(*) FROM schema_migrations"); n == 0 {
+		if n := Scalar[int](t, u, "SELECT count(*) FROM schema_migrations"); n == 0 {
 			t.Error("schema_migrations is empty")
 		}
 	})
-	if n := count(t, PostgresURL(t), "SELECT count(*) FROM pg_database WHERE datname = $1", name); n != 0 {
+	if n := Scalar[int](t, PostgresURL(t), "SELECT count(*) FROM pg_database WHERE datname = $1", name); n != 0 {
 		t.Errorf("database %s survived its test", name)
 	}
 }
 
 func TestNewEmptyDBHasNoTables(t *testing.T) {
 	u := NewEmptyDB(t)
-	if n := count(t, u, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); n != 0 {
+	if n := Scalar[int](t, u, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); n != 0 {
 		t.Errorf("empty database has %d tables", n)
 	}
 }
@@ -52,16 +34,8 @@ func TestScratchDatabasesAreIsolated(t *testing.T) {
 	if a == b {
 		t.Fatal("two scratch databases share a name")
 	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "INSERT INTO ihr_country VALUES ('XX', 'Nowhere', false, false)"); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, b, "SELECT count(*) FROM ihr_country"); n != 0 {
+	Exec(t, a, "INSERT INTO ihr_country VALUES ('XX', 'Nowhere', false, false)")
+	if n := Scalar[int](t, b, "SELECT count(*) FROM ihr_country"); n != 0 {
 		t.Errorf("a row written to one scratch database shows in another")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/ihr-go/ihr/pkg/testkit"
-	"github.com/jackc/pgx/v5"
 )
 
 // script runs scripts/db/<name> with args and returns its combined output.
@@ -29,34 +28,6 @@ func mustScript(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
 	return out
-}
-
-func query(t *testing.T, url, sql string, args ...any) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return s
-}
-
-func exec1(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
 }
 
 const countIHRTables = `SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'ihr\_%'`
@@ -90,19 +61,19 @@ func TestUpDownUp(t *testing.T) {
 	if strings.Contains(status, "pending") || !strings.Contains(status, "0001_reference_tables") {
 		t.Fatalf("after up, status:\n%s", status)
 	}
-	if n := query(t, db, countIHRTables); n != "26" {
+	if n := testkit.Scalar[string](t, db, countIHRTables); n != "26" {
 		t.Fatalf("%s ihr_* tables after up, want 26 (22 data + 4 legacy user tables)", n)
 	}
-	applied := query(t, db, "SELECT count(*)::text FROM schema_migrations")
+	applied := testkit.Scalar[string](t, db, "SELECT count(*)::text FROM schema_migrations")
 	mustScript(t, "migrate.sh", "--database-url", db, "down", applied)
-	if n := query(t, db, countIHRTables); n != "0" {
+	if n := testkit.Scalar[string](t, db, countIHRTables); n != "0" {
 		t.Fatalf("%s ihr_* tables left after down to zero", n)
 	}
-	if n := query(t, db, "SELECT count(*)::text FROM schema_migrations"); n != "0" {
+	if n := testkit.Scalar[string](t, db, "SELECT count(*)::text FROM schema_migrations"); n != "0" {
 		t.Fatalf("schema_migrations holds %s rows after down to zero", n)
 	}
 	mustScript(t, "migrate.sh", "--database-url", db, "up")
-	if n := query(t, db, countIHRTables); n != "26" {
+	if n := testkit.Scalar[string](t, db, countIHRTables); n != "26" {
 		t.Fatalf("%s ihr_* tables after up again", n)
 	}
 	if out := mustScript(t, "migrate.sh", "--database-url", db, "up"); strings.Contains(out, "applied") {
@@ -137,11 +108,11 @@ func TestSchemaMatchesReference(t *testing.T) {
 	}
 
 	// The comparison ignores our own ihrx_ indexes, and nothing else.
-	exec1(t, migrated, "CREATE INDEX ihrx_hegemony_test ON ihr_hegemony (af)")
+	testkit.Exec(t, migrated, "CREATE INDEX ihrx_hegemony_test ON ihr_hegemony (af)")
 	if got, _ = catalog(ctx, migrated); diff(want, got) != "" {
 		t.Errorf("an ihrx_ index must be ignored")
 	}
-	exec1(t, migrated, "CREATE INDEX other_hegemony_test ON ihr_hegemony (af)")
+	testkit.Exec(t, migrated, "CREATE INDEX other_hegemony_test ON ihr_hegemony (af)")
 	if got, _ = catalog(ctx, migrated); !strings.Contains(diff(want, got), "other_hegemony_test") {
 		t.Errorf("an extra index on an ihr_ table must be reported")
 	}
@@ -192,13 +163,13 @@ func TestFailingMigrationChangesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(out, "division by zero") {
 		t.Fatalf("a failing migration must fail the run: err=%v\n%s", err, out)
 	}
-	if n := query(t, db, "SELECT count(*)::text FROM pg_tables WHERE tablename = 'ihrx_half_done'"); n != "0" {
+	if n := testkit.Scalar[string](t, db, "SELECT count(*)::text FROM pg_tables WHERE tablename = 'ihrx_half_done'"); n != "0" {
 		t.Error("the failing migration left a table behind")
 	}
-	if n := query(t, db, "SELECT count(*)::text FROM schema_migrations WHERE version = 99"); n != "0" {
+	if n := testkit.Scalar[string](t, db, "SELECT count(*)::text FROM schema_migrations WHERE version = 99"); n != "0" {
 		t.Error("the failing migration was recorded")
 	}
-	if n := query(t, db, "SELECT count(*)::text FROM schema_migrations"); n != "8" {
+	if n := testkit.Scalar[string](t, db, "SELECT count(*)::text FROM schema_migrations"); n != "8" {
 		t.Errorf("the migrations before it: %s applied, want 8", n)
 	}
 }
@@ -223,7 +194,7 @@ func TestConcurrentRunsApplyEachMigrationOnce(t *testing.T) {
 	if applied != 8 {
 		t.Errorf("the runs applied %d migrations in total, want 8 (each once)", applied)
 	}
-	if n := query(t, db, countIHRTables); n != "26" {
+	if n := testkit.Scalar[string](t, db, countIHRTables); n != "26" {
 		t.Errorf("%s ihr_* tables", n)
 	}
 }
@@ -231,7 +202,7 @@ func TestConcurrentRunsApplyEachMigrationOnce(t *testing.T) {
 func TestBackupRestoreRoundTrip(t *testing.T) {
 	t.Parallel()
 	src := testkit.NewDB(t)
-	exec1(t, src, `INSERT INTO ihr_asn VALUES (2497, 'IIJ Internet Initiative Japan Inc.', true, true, true), (15169, 'GOOGLE', false, true, true);
+	testkit.Exec(t, src, `INSERT INTO ihr_asn VALUES (2497, 'IIJ Internet Initiative Japan Inc.', true, true, true), (15169, 'GOOGLE', false, true, true);
 		INSERT INTO ihr_hegemony (timebin, hege, af, asn_id, originasn_id) VALUES
 		('2026-11-30T00:00:00Z', 1.0, 4, 2497, 2497), ('2026-11-30T00:15:00Z', 0.25, 4, 15169, 2497)`)
 	file := filepath.Join(t.TempDir(), "ihr.dump")
@@ -244,15 +215,15 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	mustScript(t, "restore.sh", "--database-url", dst, "--yes", file)
 	const dump = `SELECT string_agg(format('%s %s %s %s %s', timebin, hege, af, asn_id, originasn_id), ';' ORDER BY id) FROM ihr_hegemony`
-	if a, b := query(t, src, dump), query(t, dst, dump); a != b {
+	if a, b := testkit.Scalar[string](t, src, dump), testkit.Scalar[string](t, dst, dump); a != b {
 		t.Errorf("hegemony rows differ after restore:\n%s\n%s", a, b)
 	}
 	const names = `SELECT string_agg(number || name, ';' ORDER BY number) FROM ihr_asn`
-	if a, b := query(t, src, names), query(t, dst, names); a != b {
+	if a, b := testkit.Scalar[string](t, src, names), testkit.Scalar[string](t, dst, names); a != b {
 		t.Errorf("ihr_asn differs after restore:\n%s\n%s", a, b)
 	}
 	// Sequences come back too: the next insert does not collide.
-	exec1(t, dst, "INSERT INTO ihr_hegemony (timebin, hege, af, asn_id, originasn_id) VALUES ('2026-11-30T00:30:00Z', 0.5, 4, 15169, 2497)")
+	testkit.Exec(t, dst, "INSERT INTO ihr_hegemony (timebin, hege, af, asn_id, originasn_id) VALUES ('2026-11-30T00:30:00Z', 0.5, 4, 15169, 2497)")
 	mustScript(t, "migrate.sh", "--database-url", dst, "verify")
 }
 
@@ -261,11 +232,11 @@ func TestInitCreatesDatabaseIdempotently(t *testing.T) {
 	admin := testkit.PostgresURL(t)
 	name := "ihr_test_init_" + testkit.Prefix(t)[1:]
 	url := strings.Replace(admin, "/postgres?", "/"+name+"?", 1)
-	t.Cleanup(func() { exec1(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	t.Cleanup(func() { testkit.Exec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
 	for range 2 {
 		mustScript(t, "init.sh", "--database-url", url)
 	}
-	if got := query(t, admin, "SELECT count(*)::text FROM pg_database WHERE datname = $1", name); got != "1" {
+	if got := testkit.Scalar[string](t, admin, "SELECT count(*)::text FROM pg_database WHERE datname = $1", name); got != "1" {
 		t.Fatalf("database %s exists %s times", name, got)
 	}
 }

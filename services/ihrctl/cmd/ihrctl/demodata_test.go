@@ -41,21 +41,6 @@ func checksums(t *testing.T, dbURL string) map[string]string {
 	return sums
 }
 
-func scalar(t *testing.T, dbURL, sql string) int64 {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
 func TestDemoDataLoadsConsistentRows(t *testing.T) {
 	t.Parallel()
 	db := testkit.NewDB(t)
@@ -78,14 +63,12 @@ func TestDemoDataLoadsConsistentRows(t *testing.T) {
 		`SELECT count(*) FROM ihr_delay_alarms_msms m LEFT JOIN ihr_delay_alarms a ON a.id = m.alarm_id WHERE a.id IS NULL`,
 		`SELECT count(*) FROM ihr_disco_events e WHERE nbdiscoprobes <> (SELECT count(*) FROM ihr_disco_probes p WHERE p.event_id = e.id)`,
 	} {
-		if n := scalar(t, db, q); n != 0 {
+		if n := testkit.Scalar[int64](t, db, q); n != 0 {
 			t.Errorf("%d inconsistent rows: %s", n, q)
 		}
 	}
 	// sequences follow the explicit ids
-	if _, err := pgxExec(db, "INSERT INTO ihr_hegemony (timebin, hege, af, asn_id, originasn_id) VALUES (now(), 0.5, 4, 2497, 2497)"); err != nil {
-		t.Errorf("insert after the load collides: %v", err)
-	}
+	testkit.Exec(t, db, "INSERT INTO ihr_hegemony (timebin, hege, af, asn_id, originasn_id) VALUES (now(), 0.5, 4, 2497, 2497)")
 
 	out, err = ihrctl(t, "demo-data", "--database-url", db, "--if-empty")
 	if err != nil || !strings.Contains(out, "nothing loaded") {
@@ -94,16 +77,6 @@ func TestDemoDataLoadsConsistentRows(t *testing.T) {
 	if _, err := ihrctl(t, "demo-data", "--database-url", db); err == nil || !strings.Contains(err.Error(), "--replace") {
 		t.Errorf("loading into a filled database must refuse: %v", err)
 	}
-}
-
-func pgxExec(dbURL, sql string) (any, error) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(ctx)
-	return conn.Exec(ctx, sql)
 }
 
 func TestDemoDataIsDeterministic(t *testing.T) {
