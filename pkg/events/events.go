@@ -1,0 +1,192 @@
+// Package events holds the message contracts shared by producers and
+// consumers: the ingest envelopes pipelines publish bin by bin, and the
+// results events ingestion publishes after a bin is committed. Every message
+// names its schema; an unknown schema is rejected, never guessed at.
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schemas of the messages of contract version 1.
+const (
+	SchemaRows    = "ihr.rows/v1"
+	SchemaBin     = "ihr.bin/v1"
+	SchemaResults = "ihr.results/v1"
+)
+
+// Limits that keep every message well under the NATS max payload (1 MiB).
+const (
+	MaxBatchRows  = 5000
+	MaxBatchBytes = 512 << 10
+)
+
+// Producer identifies what published a message.
+type Producer struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Host    string `json:"host,omitempty"`
+}
+
+// Bin identifies one run's results for one time bin of a dataset and address family.
+type Bin struct {
+	Dataset    string    `json:"dataset"`
+	AF         int       `json:"af"`
+	Timebin    time.Time `json:"timebin"`
+	BinSeconds int       `json:"bin_seconds"`
+	RunID      string    `json:"run_id"`
+}
+
+// Rows is a batch of a bin's rows (subject ihr.ingest.<dataset>.rows).
+type Rows[R any] struct {
+	Schema string `json:"schema"`
+	Bin
+	Producer Producer `json:"producer"`
+	BatchSeq int      `json:"batch_seq"`
+	// Complete marks a bin sent as this single batch: no bin message follows.
+	Complete bool `json:"bin_complete,omitempty"`
+	Rows     []R  `json:"rows"`
+}
+
+// BinComplete closes a bin (subject ihr.ingest.<dataset>.bin): the bin is
+// committed once all batch_count batches, row_count rows in all, are held.
+type BinComplete struct {
+	Schema string `json:"schema"`
+	Bin
+	Producer   Producer `json:"producer"`
+	BatchCount int      `json:"batch_count"`
+	RowCount   int      `json:"row_count"`
+}
+
+// Result announces a committed bin (subject ihr.results.<dataset>). It never
+// carries the rows: caches and subscribers use the keys to know what changed.
+type Result struct {
+	Schema string `json:"schema"`
+	Bin
+	// Replaced tells that an earlier run of the bin was replaced; PreviousRunID names it.
+	Replaced      bool   `json:"replaced"`
+	PreviousRunID string `json:"previous_run_id,omitempty"`
+	// Keys are the affected keys per kind (e.g. "originasn", "asn"), sorted.
+	// AllKeys replaces them when there are more than MaxResultKeys.
+	Keys        map[string][]int64 `json:"keys,omitempty"`
+	AllKeys     bool               `json:"all_keys,omitempty"`
+	RowCount    int                `json:"row_count"`
+	CommittedAt time.Time          `json:"committed_at"`
+}
+
+// MaxResultKeys bounds the keys of one kind a results event lists.
+const MaxResultKeys = 2000
+
+// Subjects of a dataset, before any deployment prefix.
+func RowsSubject(dataset string) string    { return "ihr.ingest." + dataset + ".rows" }
+func BinSubject(dataset string) string     { return "ihr.ingest." + dataset + ".bin" }
+func ResultsSubject(dataset string) string { return "ihr.results." + dataset }
+
+// MsgID is the JetStream de-duplication id of a batch (seq >= 0) or of the
+// bin message (seq < 0): dataset:af:timebin_unix:run_id:batch_seq|complete.
+func (b Bin) MsgID(seq int) string {
+	tail := "complete"
+	if seq >= 0 {
+		tail = strconv.Itoa(seq)
+	}
+	return fmt.Sprintf("%s:%d:%d:%s:%s", b.Dataset, b.AF, b.Timebin.Unix(), b.RunID, tail)
+}
+
+// ResultMsgID de-duplicates results events: one per committed run of a bin.
+func (b Bin) ResultMsgID() string {
+	return fmt.Sprintf("result:%s:%d:%d:%s", b.Dataset, b.AF, b.Timebin.Unix(), b.RunID)
+}
+
+// Key is the bin's identity without the run: the unit that a run replaces.
+func (b Bin) Key() string {
+	return fmt.Sprintf("%s:%d:%s", b.Dataset, b.AF, b.Timebin.UTC().Format(time.RFC3339))
+}
+
+// Invalid is a message that can never be accepted: it goes to the DLQ.
+type Invalid struct{ Reason string }
+
+func (e *Invalid) Error() string { return "invalid message: " + e.Reason }
+
+func invalid(format string, args ...any) error {
+	return &Invalid{Reason: fmt.Sprintf(format, args...)}
+}
+
+// IsInvalid reports whether err is a permanent validation failure.
+func IsInvalid(err error) bool {
+	var e *Invalid
+	return errors.As(err, &e)
+}
+
+// validRunID keeps run ids usable in message ids and logs.
+func validRunID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// check validates the bin fields against the dataset's declaration.
+func (b Bin) check(d Dataset) error {
+	switch {
+	case b.Dataset != d.Name:
+		return invalid("dataset %q on a %s subject", b.Dataset, d.Name)
+	case b.AF != 4 && b.AF != 6:
+		return invalid("af must be 4 or 6, got %d", b.AF)
+	case b.BinSeconds != d.BinSeconds:
+		return invalid("bin_seconds must be %d for %s, got %d", d.BinSeconds, d.Name, b.BinSeconds)
+	case b.Timebin.IsZero():
+		return invalid("timebin missing")
+	case !b.Timebin.Equal(b.Timebin.Truncate(time.Duration(d.BinSeconds) * time.Second)):
+		return invalid("timebin %s is not aligned to %d s bins", b.Timebin.UTC().Format(time.RFC3339), d.BinSeconds)
+	case !validRunID(b.RunID):
+		return invalid("run_id must be 1 to 64 letters, digits, '-', '_' or '.'")
+	}
+	return nil
+}
+
+// decodeStrict decodes JSON, rejecting unknown fields and trailing data.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("%v", err)
+	}
+	if dec.More() {
+		return invalid("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// schemaOf reads only the schema field, to reject unknown schemas first.
+func schemaOf(data []byte) (string, error) {
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return "", invalid("not a JSON object: %v", err)
+	}
+	return head.Schema, nil
+}
+
+func expectSchema(data []byte, want ...string) (string, error) {
+	s, err := schemaOf(data)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(want, s) {
+		return "", invalid("unknown schema %q (want %s)", s, strings.Join(want, " or "))
+	}
+	return s, nil
+}
