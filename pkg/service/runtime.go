@@ -14,6 +14,7 @@ import (
 	"github.com/ihr-go/ihr/pkg/redisx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Runtime is what a service's Start receives: its logger, instruments and
@@ -96,3 +97,6 @@ func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS) (*natsx.Bus, error
 	rt.Health.Add("nats", true, ensure)
 	return bus, nil
 }
+
+// Meter returns a meter of the service's meter provider.
+func (rt *Runtime) Meter(name string) metric.Meter { return rt.HTTP.Meters.Meter(name) }

@@ -5,15 +5,21 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/ingestion/internal/consumer"
+	"github.com/ihr-go/ihr/services/ingestion/internal/ingest"
+	"github.com/ihr-go/ihr/services/ingestion/internal/store"
 )
 
 type settings struct {
-	db   config.Postgres
-	nats config.NATS
+	db      config.Postgres
+	nats    config.NATS
+	binWait time.Duration
 }
 
 func spec() service.Spec[settings] {
@@ -21,7 +27,11 @@ func spec() service.Spec[settings] {
 		Name: "ingestion",
 		Addr: ":8082",
 		Config: func(e *config.Env) settings {
-			return settings{db: config.ReadPostgres(e), nats: config.ReadNATS(e)}
+			return settings{
+				db:      config.ReadPostgres(e),
+				nats:    config.ReadNATS(e),
+				binWait: e.Duration("IHR_INGEST_BIN_WAIT", 10*time.Minute, time.Second, 24*time.Hour),
+			}
 		},
 		Start: start,
 	}
@@ -30,12 +40,65 @@ func spec() service.Spec[settings] {
 func main() { service.Main(spec()) }
 
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
-	if _, err := rt.Postgres(ctx, s.db); err != nil {
+	pool, err := rt.Postgres(ctx, s.db)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := rt.NATS(ctx, s.nats); err != nil {
+	bus, err := rt.NATS(ctx, s.nats)
+	if err != nil {
 		return nil, err
 	}
-	// Consumers and POST /ihr/api/ingest/{dataset} arrive with the spine issue.
+	metrics, err := ingest.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/ingestion"))
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(pool)
+	pub := &consumer.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator}
+	svc := ingest.New(st, pub, metrics, rt.Log)
+	c := &consumer.Consumer{
+		Bus:     bus,
+		Durable: "ingestion-" + events.Hegemony.Name,
+		Dataset: events.Hegemony.Name,
+		Routes: map[string]consumer.Handler{
+			"rows": svc.HandleHegemonyRows,
+			"bin":  svc.HandleHegemonyBin,
+		},
+		BinWait:    s.binWait,
+		Log:        rt.Log,
+		Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
+		Propagator: rt.HTTP.Propagator,
+	}
+	rt.Go(func() {
+		if err := c.Run(ctx); err != nil {
+			rt.Log.Error("ingest consumer stopped", "err", err)
+		}
+	})
+	rt.Go(func() { reportIncomplete(ctx, rt, st, metrics, s.binWait) })
 	return apierr.NotFoundHandler(), nil
+}
+
+// reportIncomplete logs and counts, once each, the runs whose batches have
+// waited longer than binWait without their bin completing, and drops staged
+// batches after a day.
+func reportIncomplete(ctx context.Context, rt *service.Runtime, st *store.Postgres, m *ingest.Metrics, binWait time.Duration) {
+	tick := time.NewTicker(min(binWait, time.Minute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		runs, err := st.ReportIncomplete(ctx, now.Add(-binWait), now.Add(-24*time.Hour))
+		if err != nil {
+			rt.Log.Warn("check incomplete bins", "err", err)
+			continue
+		}
+		for _, r := range runs {
+			m.Incomplete(r.Dataset)
+			rt.Log.Warn("bin incomplete: its last batches never arrived", "dataset", r.Dataset, "af", r.AF,
+				"timebin", r.Timebin, "run_id", r.RunID, "batches_staged", r.Batches, "since", r.Since)
+		}
+	}
 }

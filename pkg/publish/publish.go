@@ -1,0 +1,73 @@
+// Package publish sends a bin the way every producer must: its rows in
+// batches, then the bin message, each with its de-duplication id, waiting for
+// JetStream to store each one. ihrctl, the HTTP ingest endpoint and tests
+// share it.
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ihr-go/ihr/pkg/events"
+	"github.com/ihr-go/ihr/pkg/natsx"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Receipt is what JetStream answered for one message.
+type Receipt struct {
+	Subject   string `json:"subject"`
+	MsgID     string `json:"msg_id"`
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// Publisher publishes bins on a bus.
+type Publisher struct {
+	Bus        *natsx.Bus
+	Propagator propagation.TextMapPropagator
+	Producer   events.Producer
+	// BatchRows is the number of rows per batch (events.MaxBatchRows when 0).
+	BatchRows int
+}
+
+// Hegemony publishes one bin of hegemony rows: batches, then bin_complete.
+func (p *Publisher) Hegemony(ctx context.Context, bin events.Bin, rows []events.HegemonyRow) ([]Receipt, error) {
+	size := p.BatchRows
+	if size <= 0 || size > events.MaxBatchRows {
+		size = events.MaxBatchRows
+	}
+	var receipts []Receipt
+	seq := 0
+	for start := 0; start < len(rows) || seq == 0; start += size {
+		batch := rows[start:min(start+size, len(rows))]
+		r, err := p.send(ctx, events.RowsSubject(bin.Dataset), bin.MsgID(seq), events.Rows[events.HegemonyRow]{
+			Schema: events.SchemaRows, Bin: bin, Producer: p.Producer, BatchSeq: seq, Rows: batch})
+		if err != nil {
+			return receipts, err
+		}
+		receipts = append(receipts, r)
+		seq++
+	}
+	r, err := p.send(ctx, events.BinSubject(bin.Dataset), bin.MsgID(-1), events.BinComplete{
+		Schema: events.SchemaBin, Bin: bin, Producer: p.Producer, BatchCount: seq, RowCount: len(rows)})
+	return append(receipts, r), err
+}
+
+func (p *Publisher) send(ctx context.Context, subject, id string, v any) (Receipt, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return Receipt{}, err
+	}
+	msg := &nats.Msg{Subject: p.Bus.Subject(subject), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	natsx.Inject(ctx, p.Propagator, msg)
+	ack, err := p.Bus.JS.PublishMsg(ctx, msg)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("publish %s: %w", id, err)
+	}
+	return Receipt{Subject: msg.Subject, MsgID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}

@@ -1,0 +1,120 @@
+// Package ingest is the use case of the ingestion service: validate batches,
+// stage them, commit a bin once all its batches are held, and announce it.
+// It knows no transport: the consumer and the HTTP endpoint call it.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ihr-go/ihr/pkg/events"
+)
+
+// Incomplete is returned while a bin's batches are not all staged yet.
+type Incomplete struct {
+	Have, Want int
+}
+
+func (e *Incomplete) Error() string {
+	return fmt.Sprintf("bin incomplete: %d of %d batches staged", e.Have, e.Want)
+}
+
+// IsIncomplete reports whether err means "wait for more batches".
+func IsIncomplete(err error) bool {
+	var e *Incomplete
+	return errors.As(err, &e)
+}
+
+// Commit is what committing a bin did.
+type Commit struct {
+	Result events.Result
+	// Duplicate: the run was committed before; nothing changed.
+	Duplicate bool
+}
+
+// Store keeps staged batches and commits bins. Implementations must make a
+// commit atomic: the bin's rows, derived rows and ledger entry, or nothing.
+type Store interface {
+	// Committed reports whether this run of the bin was committed already.
+	Committed(ctx context.Context, bin events.Bin) (bool, error)
+	// StageHegemony keeps a batch until its bin completes; staging the same batch twice is a no-op.
+	StageHegemony(ctx context.Context, bin events.Bin, seq int, rows []events.HegemonyRow) error
+	// CommitHegemony commits the run of bc if every batch is staged (*Incomplete otherwise).
+	// A run committed before returns its stored result with Duplicate set.
+	CommitHegemony(ctx context.Context, bc *events.BinComplete) (Commit, error)
+}
+
+// Publisher announces committed bins.
+type Publisher interface {
+	PublishResult(ctx context.Context, r events.Result) error
+}
+
+// Service handles hegemony ingest messages.
+type Service struct {
+	store   Store
+	pub     Publisher
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+// New returns the ingest use case.
+func New(store Store, pub Publisher, metrics *Metrics, log *slog.Logger) *Service {
+	return &Service{store: store, pub: pub, metrics: metrics, log: log}
+}
+
+// HandleHegemonyRows validates and stages a batch. A batch marked
+// bin_complete is also committed. Errors are *events.Invalid (never
+// retry), *Incomplete (wait) or transient.
+func (s *Service) HandleHegemonyRows(ctx context.Context, data []byte) error {
+	m, err := events.DecodeHegemonyRows(data)
+	if err != nil {
+		s.metrics.Invalid(events.Hegemony.Name)
+		return err
+	}
+	done, err := s.store.Committed(ctx, m.Bin)
+	if err != nil || done {
+		return err // a redelivered batch of a committed run: nothing to do
+	}
+	if err := s.store.StageHegemony(ctx, m.Bin, m.BatchSeq, m.Rows); err != nil {
+		return err
+	}
+	if !m.Complete {
+		return nil
+	}
+	return s.commit(ctx, &events.BinComplete{Schema: events.SchemaBin, Bin: m.Bin, Producer: m.Producer,
+		BatchCount: m.BatchSeq + 1, RowCount: -1})
+}
+
+// HandleHegemonyBin commits a complete bin and announces it.
+func (s *Service) HandleHegemonyBin(ctx context.Context, data []byte) error {
+	bc, err := events.DecodeBinComplete(data, events.Hegemony)
+	if err != nil {
+		s.metrics.Invalid(events.Hegemony.Name)
+		return err
+	}
+	return s.commit(ctx, bc)
+}
+
+func (s *Service) commit(ctx context.Context, bc *events.BinComplete) error {
+	c, err := s.store.CommitHegemony(ctx, bc)
+	if err != nil {
+		if events.IsInvalid(err) {
+			s.metrics.Invalid(bc.Dataset)
+		}
+		return err
+	}
+	// Published after the commit, and again for a duplicate: if a crash
+	// came between commit and publish, this is the publish; otherwise the
+	// results stream drops it by its message id.
+	if err := s.pub.PublishResult(ctx, c.Result); err != nil {
+		return fmt.Errorf("publish result: %w", err)
+	}
+	s.metrics.Committed(bc.Dataset, c)
+	if !c.Duplicate {
+		s.log.InfoContext(ctx, "bin committed", "dataset", bc.Dataset, "af", bc.AF, "timebin", bc.Timebin,
+			"run_id", bc.RunID, "rows", c.Result.RowCount, "replaced", c.Result.Replaced)
+	}
+	return nil
+}
