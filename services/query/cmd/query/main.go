@@ -6,9 +6,13 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/query/internal/endpoint"
+	"github.com/ihr-go/ihr/services/query/internal/httpapi"
+	"github.com/ihr-go/ihr/services/query/internal/results"
+	"github.com/ihr-go/ihr/services/query/internal/store"
+	"go.opentelemetry.io/otel/metric"
 )
 
 type settings struct {
@@ -37,15 +41,24 @@ func spec() service.Spec[settings] {
 func main() { service.Main(spec()) }
 
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
-	if _, err := rt.Postgres(ctx, s.db); err != nil {
+	pool, err := rt.Postgres(ctx, s.db)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := rt.Redis(s.redisURL); err != nil {
 		return nil, err
 	}
-	if _, err := rt.NATS(ctx, s.nats); err != nil {
+	bus, err := rt.NATS(ctx, s.nats)
+	if err != nil {
 		return nil, err
 	}
-	// The read endpoints arrive with the spine and read-parity issues.
-	return apierr.NotFoundHandler(), nil
+	seen, err := rt.Meter("github.com/ihr-go/ihr/services/query").Int64Counter("ihr_query_results_events",
+		metric.WithDescription("Results events received, by dataset."))
+	if err != nil {
+		return nil, err
+	}
+	f := &results.Follower{Bus: bus, Log: rt.Log, Events: seen}
+	rt.Go(func() { f.Run(ctx) })
+	api := &httpapi.API{Store: store.New(pool), PageSize: s.pageSize, Log: rt.Log}
+	return api.Handler(endpoint.All()), nil
 }

@@ -1,0 +1,200 @@
+// Package httpapi serves the legacy read endpoints over HTTP: it decodes
+// the query string, maps errors to the legacy status codes and bodies, and
+// streams the pagination envelope and items as they are read.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/services/query/internal/endpoint"
+	"github.com/ihr-go/ihr/services/query/internal/jsonenc"
+	"github.com/ihr-go/ihr/services/query/internal/store"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Prefix is where the legacy API lives.
+const Prefix = "/ihr/api/"
+
+// flushAt is the buffered size after which items are written out.
+const flushAt = 64 << 10
+
+// API serves the endpoints.
+type API struct {
+	Store    *store.Postgres
+	PageSize int
+	Log      *slog.Logger
+}
+
+// Handler routes every endpoint, with and without its trailing slash.
+func (a *API) Handler(endpoints []*endpoint.Endpoint) http.Handler {
+	mux := http.NewServeMux()
+	for _, e := range endpoints {
+		h := a.serve(e)
+		mux.Handle("GET "+Prefix+e.Path+"/", h)
+		mux.Handle("GET "+Prefix+e.Path, h)
+	}
+	mux.Handle("/", apierr.NotFoundHandler())
+	return mux
+}
+
+func (a *API) serve(e *endpoint.Endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pairs, err := parsePairs(r.URL.RawQuery)
+		if err != nil {
+			apierr.Write(w, apierr.New(apierr.Invalid, "invalid_query_string", err.Error()))
+			return
+		}
+		q, err := endpoint.Parse(e, pairs)
+		if err != nil {
+			apierr.Write(w, legacyError(err))
+			return
+		}
+		page, err := a.Store.Open(r.Context(), q, a.PageSize)
+		if err != nil {
+			a.fail(r.Context(), w, err)
+			return
+		}
+		defer page.Close()
+		a.stream(w, r, q, page, pairs)
+	})
+}
+
+// stream writes the envelope and the items; an error after the first byte
+// can only abort the response, so the client never takes it for complete.
+func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	b := make([]byte, 0, flushAt+4096)
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, page.Count, 10)
+	b = append(b, `,"next":`...)
+	b = link(b, r, pairs, q.Page+1, int64(q.Page)*int64(a.PageSize) < page.Count)
+	b = append(b, `,"previous":`...)
+	b = link(b, r, pairs, q.Page-1, q.Page > 1)
+	b = append(b, `,"results":[`...)
+	for first := true; ; first = false {
+		n := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		var ok bool
+		var err error
+		if b, ok, err = page.Next(b); err != nil {
+			a.Log.ErrorContext(r.Context(), "response aborted", "err", err)
+			panic(http.ErrAbortHandler)
+		} else if !ok {
+			b = b[:n]
+			break
+		}
+		if len(b) >= flushAt {
+			if _, err := w.Write(b); err != nil {
+				return // client gone
+			}
+			b = b[:0]
+		}
+	}
+	b = append(b, "]}"...)
+	_, _ = w.Write(b)
+}
+
+func (a *API) fail(ctx context.Context, w http.ResponseWriter, err error) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "57014" || errors.Is(err, context.DeadlineExceeded) {
+		apierr.Write(w, apierr.Wrap(apierr.Timeout, "query_timeout", "The request took too long", err))
+		return
+	}
+	if ctx.Err() != nil {
+		return // the client went away
+	}
+	a.Log.ErrorContext(ctx, "query failed", "err", err)
+	apierr.Write(w, err)
+}
+
+// legacyError gives validation errors the bodies legacy clients know.
+func legacyError(err error) error {
+	var unknown *endpoint.UnknownParams
+	var types endpoint.TypeErrors
+	var rule *endpoint.RuleError
+	var order *endpoint.OrderingError
+	switch {
+	case errors.As(err, &unknown):
+		return &apierr.Error{Kind: apierr.Invalid, Code: "invalid_query_params",
+			Body: map[string]any{"error": "invalid_query_params", "unexpected": unknown.Unexpected, "allowed": unknown.Allowed}}
+	case errors.As(err, &types):
+		return &apierr.Error{Kind: apierr.Unprocessable, Code: "validation_error", Body: map[string]any{"detail": types}}
+	case errors.As(err, &rule):
+		return &apierr.Error{Kind: apierr.Invalid, Code: "invalid_request", Body: map[string]string{"detail": rule.Detail}}
+	case errors.As(err, &order):
+		return apierr.New(apierr.Invalid, "invalid_ordering", "Unknown ordering fields: "+strings.Join(order.Unexpected, ", ")).
+			With("unexpected", order.Unexpected).With("allowed", order.Allowed)
+	}
+	return err
+}
+
+// parsePairs splits a raw query string in order, decoding as forms do.
+func parsePairs(raw string) ([]endpoint.Pair, error) {
+	var pairs []endpoint.Pair
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, endpoint.Pair{Key: key, Value: val})
+	}
+	return pairs, nil
+}
+
+// link appends the URL of another page (or null): the request's own URL
+// with every parameter kept in order and page set, built with the public
+// scheme and host a proxy reports.
+func link(b []byte, r *http.Request, pairs []endpoint.Pair, page int, ok bool) []byte {
+	if !ok {
+		return append(b, "null"...)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		scheme = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+		host, _, _ = strings.Cut(h, ",")
+	}
+	var sb strings.Builder
+	sb.WriteString(scheme + "://" + strings.TrimSpace(host) + r.URL.Path + "?")
+	replaced := false
+	for i, p := range pairs {
+		if i > 0 {
+			sb.WriteByte('&')
+		}
+		v := p.Value
+		if p.Key == "page" {
+			v, replaced = strconv.Itoa(page), true
+		}
+		sb.WriteString(jsonenc.QuotePlus(p.Key) + "=" + jsonenc.QuotePlus(v))
+	}
+	if !replaced {
+		if len(pairs) > 0 {
+			sb.WriteByte('&')
+		}
+		sb.WriteString("page=" + strconv.Itoa(page))
+	}
+	return jsonenc.String(b, sb.String())
+}

@@ -1,0 +1,145 @@
+// Package jsonenc writes JSON values exactly as the legacy Python API did
+// (json.dumps with ensure_ascii=False): floats as Python's repr, times as
+// ISO 8601 with Z, strings with non-ASCII characters left as they are.
+package jsonenc
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Float appends f as Python's repr does: the shortest round-tripping
+// digits, "1.0" for integral values, exponent notation below 1e-4 and from
+// 1e16 ("1e-05", "2.5e-07", "1e+16").
+func Float(b []byte, f float64) []byte {
+	switch {
+	case f != f:
+		return append(b, "NaN"...)
+	case f > 1.7976931348623157e308:
+		return append(b, "Infinity"...)
+	case f < -1.7976931348623157e308:
+		return append(b, "-Infinity"...)
+	}
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // -d.ddde±XX
+	mant, exp := e, 0
+	if i := indexByte(e, 'e'); i >= 0 {
+		mant = e[:i]
+		exp, _ = strconv.Atoi(string(e[i+1:]))
+	}
+	if exp < -4 || exp >= 16 {
+		b = append(b, mant...)
+		b = append(b, 'e')
+		if exp < 0 {
+			b = append(b, '-')
+			exp = -exp
+		} else {
+			b = append(b, '+')
+		}
+		if exp < 10 {
+			b = append(b, '0')
+		}
+		return strconv.AppendInt(b, int64(exp), 10)
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	if indexByte(b[start:], '.') < 0 {
+		b = append(b, ".0"...)
+	}
+	return b
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Time appends t in UTC as "2024-05-01T00:15:00Z", with microseconds only
+// when they are not zero.
+func Time(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	t = t.UTC()
+	if t.Nanosecond()/1000 != 0 {
+		b = t.AppendFormat(b, "2006-01-02T15:04:05.000000")
+	} else {
+		b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	}
+	return append(b, 'Z', '"')
+}
+
+// String appends s as a JSON string: quotes, backslashes and control
+// characters escaped as Python does; everything else, non-ASCII included, as is.
+func String(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"':
+				b = append(b, '\\', '"')
+			case '\\':
+				b = append(b, '\\', '\\')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// Bool appends true or false.
+func Bool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
+
+// Int appends an integer.
+func Int(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
+
+// QuotePlus encodes s as Python's urllib.parse.quote_plus does, which the
+// legacy API used for the query of next/previous links.
+func QuotePlus(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-', c == '~':
+			sb.WriteByte(c)
+		case c == ' ':
+			sb.WriteByte('+')
+		default:
+			sb.WriteByte('%')
+			sb.WriteByte("0123456789ABCDEF"[c>>4])
+			sb.WriteByte("0123456789ABCDEF"[c&0xf])
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,214 @@
+// Package store runs validated queries on PostgreSQL and streams the rows
+// as legacy JSON items, without holding a page in memory.
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ihr-go/ihr/services/query/internal/endpoint"
+	"github.com/ihr-go/ihr/services/query/internal/jsonenc"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres runs queries on a pool.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+// New returns the store on pool.
+func New(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+
+// Page is an open page of results: its total count and a cursor on its rows.
+type Page struct {
+	Count  int64
+	rows   pgx.Rows
+	fields []endpoint.Field
+	keys   [][]byte
+	dest   []any
+	ready  bool // a row was fetched and not encoded yet
+}
+
+// Open counts the rows q matches and starts reading page q.Page of size
+// rows. Errors of the page query show here, before anything is sent.
+func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page, error) {
+	e := q.Endpoint
+	where, args := whereClause(q)
+	if q.Latest {
+		var latest *time.Time
+		if err := p.pool.QueryRow(ctx, "SELECT max(timebin) FROM "+e.Time.Table).Scan(&latest); err != nil {
+			return nil, fmt.Errorf("latest time: %w", err)
+		}
+		if latest == nil {
+			return &Page{}, nil
+		}
+		args = append(args, *latest)
+		where = append(where, fmt.Sprintf("%s = $%d", e.Time.Column, len(args)))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	pg := &Page{fields: e.Fields}
+	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+e.From+cond, args...).Scan(&pg.Count); err != nil {
+		return nil, fmt.Errorf("count: %w", err)
+	}
+	offset := int64(q.Page-1) * int64(size)
+	if offset >= pg.Count {
+		return pg, nil
+	}
+	cols := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		cols[i] = f.Column
+	}
+	order := make([]string, 0, len(q.Order)+1)
+	for _, o := range q.Order {
+		if o.Desc {
+			order = append(order, o.Column+" DESC")
+		} else {
+			order = append(order, o.Column)
+		}
+	}
+	order = append(order, e.Order)
+	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + e.From + cond + " ORDER BY " + strings.Join(order, ", ") +
+		" LIMIT " + strconv.Itoa(size) + " OFFSET " + strconv.FormatInt(offset, 10)
+	rows, err := p.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("page: %w", err)
+	}
+	pg.rows = rows
+	pg.prepare()
+	if pg.ready = rows.Next(); !pg.ready {
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("page: %w", err)
+		}
+	}
+	return pg, nil
+}
+
+func (pg *Page) prepare() {
+	pg.keys = make([][]byte, len(pg.fields))
+	pg.dest = make([]any, len(pg.fields))
+	for i, f := range pg.fields {
+		sep := ","
+		if i == 0 {
+			sep = "{"
+		}
+		pg.keys[i] = append(jsonenc.String([]byte(sep), f.Name), ':')
+		switch f.Kind {
+		case endpoint.Int:
+			pg.dest[i] = new(int64)
+		case endpoint.Float:
+			pg.dest[i] = new(float64)
+		case endpoint.Time:
+			pg.dest[i] = new(time.Time)
+		case endpoint.Bool:
+			pg.dest[i] = new(bool)
+		default:
+			pg.dest[i] = new(string)
+		}
+	}
+}
+
+// Next appends the next item's JSON to b; ok is false after the last one.
+func (pg *Page) Next(b []byte) (_ []byte, ok bool, err error) {
+	if pg.rows == nil {
+		return b, false, nil
+	}
+	if !pg.ready {
+		if !pg.rows.Next() {
+			pg.rows.Close()
+			return b, false, pg.rows.Err()
+		}
+	}
+	pg.ready = false
+	if err := pg.rows.Scan(pg.dest...); err != nil {
+		pg.rows.Close()
+		return b, false, err
+	}
+	for i, d := range pg.dest {
+		b = append(b, pg.keys[i]...)
+		switch v := d.(type) {
+		case *int64:
+			b = jsonenc.Int(b, *v)
+		case *float64:
+			b = jsonenc.Float(b, *v)
+		case *time.Time:
+			b = jsonenc.Time(b, *v)
+		case *bool:
+			b = jsonenc.Bool(b, *v)
+		case *string:
+			b = jsonenc.String(b, *v)
+		}
+	}
+	return append(b, '}'), true, nil
+}
+
+// Close releases the rows of a page not read to the end.
+func (pg *Page) Close() {
+	if pg.rows != nil {
+		pg.rows.Close()
+	}
+}
+
+// likeEscape makes s match itself literally inside a LIKE pattern.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// whereClause turns the filters into parameterised conditions.
+func whereClause(q *endpoint.Query) ([]string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, f := range q.Filters {
+		c := f.Param.Column
+		switch f.Param.Op {
+		case endpoint.Eq:
+			where = append(where, c+" = "+arg(f.Values[0]))
+		case endpoint.Gte:
+			where = append(where, c+" >= "+arg(f.Values[0]))
+		case endpoint.Lte:
+			where = append(where, c+" <= "+arg(f.Values[0]))
+		case endpoint.In, endpoint.InPipe:
+			where = append(where, c+" = ANY("+arg(list(f))+")")
+		case endpoint.IContains:
+			where = append(where, c+" ILIKE "+arg("%"+likeEscape.Replace(f.Values[0].(string))+"%"))
+		case endpoint.Contains:
+			where = append(where, c+" LIKE "+arg("%"+likeEscape.Replace(f.Values[0].(string))+"%"))
+		case endpoint.Search:
+			term := f.Values[0].(string)
+			number := term
+			if len(term) > 2 && (strings.EqualFold(term[:2], "AS") || strings.EqualFold(term[:2], "IX")) {
+				if _, err := strconv.ParseInt(term[2:], 10, 64); err == nil {
+					number = term[2:]
+				}
+			}
+			where = append(where, "("+c+".number::text LIKE "+arg("%"+likeEscape.Replace(number)+"%")+
+				" OR "+c+".name ILIKE "+arg("%"+likeEscape.Replace(term)+"%")+")")
+		}
+	}
+	return where, args
+}
+
+// list makes a typed array argument of a list filter.
+func list(f endpoint.Filter) any {
+	if f.Param.Kind == endpoint.Int {
+		out := make([]int64, len(f.Values))
+		for i, v := range f.Values {
+			out[i] = v.(int64)
+		}
+		return out
+	}
+	out := make([]string, len(f.Values))
+	for i, v := range f.Values {
+		out[i] = fmt.Sprint(v)
+	}
+	return out
+}
