@@ -78,6 +78,22 @@ func (e *Env) Enum(name string, allowed ...string) string {
 	return v
 }
 
+// Bool returns the variable as a boolean (true/false, 1/0, yes/no).
+func (e *Env) Bool(name string, def bool) bool {
+	v, set := e.raw(name, strconv.FormatBool(def))
+	if !set {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	}
+	e.fail(name, v, "must be true or false")
+	return def
+}
+
 // Int returns the variable as an integer within [lo, hi].
 func (e *Env) Int(name string, def, lo, hi int) int {
 	v, set := e.raw(name, strconv.Itoa(def))

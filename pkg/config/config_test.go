@@ -60,6 +60,12 @@ func TestValuesAndVars(t *testing.T) {
 	}
 	e.String("A", "")
 	vars := e.Vars()
+	if b := FromMap(map[string]string{"X": "yes"}); !b.Bool("X", false) || b.Err() != nil {
+		t.Error("X=yes is true")
+	}
+	if b := FromMap(map[string]string{"X": "maybe"}); b.Bool("X", false) || b.Err() == nil {
+		t.Error("X=maybe must be refused")
+	}
 	if len(vars) != 3 || vars[0] != (Var{"A", "1"}) || vars[1] != (Var{"B", "def"}) {
 		t.Errorf("vars %v", vars)
 	}

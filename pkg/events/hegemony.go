@@ -51,21 +51,33 @@ func DecodeHegemonyRows(data []byte) (*Rows[HegemonyRow], error) {
 	if len(m.Rows) > MaxBatchRows {
 		return nil, invalid("%d rows in one batch, at most %d", len(m.Rows), MaxBatchRows)
 	}
-	type key struct{ o, a int64 }
-	seen := make(map[key]struct{}, len(m.Rows))
-	for i, r := range m.Rows {
-		if err := r.check(i); err != nil {
-			return nil, err
-		}
-		k := key{r.OriginASN, r.ASN}
-		if _, dup := seen[k]; dup {
-			return nil, invalid("row %d: originasn %d, asn %d appears twice", i, r.OriginASN, r.ASN)
-		}
-		seen[k] = struct{}{}
+	if err := CheckHegemonyRows(m.Rows); err != nil {
+		return nil, err
 	}
 	m.Timebin = m.Timebin.UTC()
 	return &m, nil
 }
+
+// CheckHegemonyRows validates rows of one bin: values in range, each
+// (originasn, asn) pair once.
+func CheckHegemonyRows(rows []HegemonyRow) error {
+	type key struct{ o, a int64 }
+	seen := make(map[key]struct{}, len(rows))
+	for i, r := range rows {
+		if err := r.check(i); err != nil {
+			return err
+		}
+		k := key{r.OriginASN, r.ASN}
+		if _, dup := seen[k]; dup {
+			return invalid("row %d: originasn %d, asn %d appears twice", i, r.OriginASN, r.ASN)
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
+}
+
+// CheckBin validates a bin's identity against its dataset.
+func CheckBin(b Bin, d Dataset) error { return b.check(d) }
 
 // DecodeBinComplete parses and validates the bin message of a dataset.
 func DecodeBinComplete(data []byte, d Dataset) (*BinComplete, error) {

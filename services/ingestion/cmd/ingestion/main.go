@@ -10,8 +10,10 @@ import (
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/events"
+	"github.com/ihr-go/ihr/pkg/publish"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/ingestion/internal/consumer"
+	"github.com/ihr-go/ihr/services/ingestion/internal/httpingest"
 	"github.com/ihr-go/ihr/services/ingestion/internal/ingest"
 	"github.com/ihr-go/ihr/services/ingestion/internal/store"
 )
@@ -20,6 +22,8 @@ type settings struct {
 	db      config.Postgres
 	nats    config.NATS
 	binWait time.Duration
+	open    bool
+	maxBody int
 }
 
 func spec() service.Spec[settings] {
@@ -31,6 +35,8 @@ func spec() service.Spec[settings] {
 				db:      config.ReadPostgres(e),
 				nats:    config.ReadNATS(e),
 				binWait: e.Duration("IHR_INGEST_BIN_WAIT", 10*time.Minute, time.Second, 24*time.Hour),
+				open:    e.Bool("IHR_INGEST_OPEN", false),
+				maxBody: e.Int("IHR_INGEST_MAX_BODY", 64<<20, 1024, 1<<30),
 			}
 		},
 		Start: start,
@@ -74,7 +80,11 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 	})
 	rt.Go(func() { reportIncomplete(ctx, rt, st, metrics, s.binWait) })
-	return apierr.NotFoundHandler(), nil
+	mux := http.NewServeMux()
+	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator,
+		Producer: events.Producer{Name: "http-ingest"}}, Open: s.open, MaxBody: int64(s.maxBody)}).Routes(mux)
+	mux.Handle("/", apierr.NotFoundHandler())
+	return mux, nil
 }
 
 // reportIncomplete logs and counts, once each, the runs whose batches have

@@ -167,23 +167,11 @@ func stagedHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete) ([]e
 	if bc.RowCount >= 0 && len(out) != bc.RowCount {
 		return nil, &events.Invalid{Reason: fmt.Sprintf("bin announces %d rows, its batches hold %d", bc.RowCount, len(out))}
 	}
-	if dup := duplicateKey(out); dup != "" {
-		return nil, &events.Invalid{Reason: "two batches of the bin hold " + dup}
+	// Each batch was checked alone; a pair may still repeat across batches.
+	if err := events.CheckHegemonyRows(out); err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-func duplicateKey(rows []events.HegemonyRow) string {
-	type key struct{ o, a int64 }
-	seen := make(map[key]struct{}, len(rows))
-	for _, r := range rows {
-		k := key{r.OriginASN, r.ASN}
-		if _, dup := seen[k]; dup {
-			return fmt.Sprintf("originasn %d, asn %d", r.OriginASN, r.ASN)
-		}
-		seen[k] = struct{}{}
-	}
-	return ""
 }
 
 func oldKeys(ctx context.Context, tx pgx.Tx, bin events.Bin, origins, asns map[int64]bool) error {
