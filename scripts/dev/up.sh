@@ -33,6 +33,8 @@ bin/ihrctl demo-data --scale small --if-empty
 
 "$root/scripts/dev/down.sh" --quiet
 export IHR_ENV="${IHR_ENV:-dev}"
+# HTTP ingest has no authentication yet: open it on the developer machine only.
+export IHR_INGEST_OPEN="${IHR_INGEST_OPEN:-true}"
 export IHR_NATS_STORE_DIR="${IHR_NATS_STORE_DIR:-$root/$run_dir/nats}"
 
 declare -A port=([query]=8081 [ingestion]=8082 [auth]=8083 [cachewarmer]=8084 [gateway]=8080)
@@ -72,6 +74,7 @@ cat <<'DONE'
 IHR API is up. Try:
   curl -s localhost:8080/readyz
   curl -s 'localhost:8080/ihr/api/networks/?number=2497'
+  curl -s 'localhost:8080/ihr/api/hegemony/?originasn=2497&af=4'
   curl -s localhost:8081/metrics | head
 Stop everything with: make stop
 DONE
