@@ -1,8 +1,20 @@
 // Command ihrctl is the operator and pipeline CLI of the IHR API.
+//
+// Usage:
+//
+//	ihrctl COMMAND [flags]
+//
+// Commands:
+//
+//	demo-data   fill every legacy ihr_* table with deterministic demo data
+//	            [--database-url URL] [--scale small|medium] [--seed N] [--end TIME]
+//	            [--if-empty | --replace] [--progress auto|always|never]
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stderr, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
-	return c.run(ctx, args[1:], stdout, stderr)
+	if err := c.run(ctx, args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	return nil
 }
 
 func usage(w io.Writer, cmds map[string]command) {

@@ -36,16 +36,25 @@ type Table struct {
 // size holds what a scale changes.
 type size struct {
 	days       int
-	synthetic  int // generated origin networks besides the real ones
-	globalDeps int // dependencies of the global graph (origin 0)
-	delayPairs int // Atlas location pairs with network delay
+	origins    []int64 // the real networks that are origins; nil: all of them
+	synthetic  int     // generated origin networks besides the real ones
+	globalDeps int     // dependencies of the global graph (origin 0)
+	delayPairs int     // Atlas location pairs with network delay
 	metisRanks int
 	discoEvts  int
 }
 
-var sizes = map[string]size{
-	"small":  {days: 3, synthetic: 0, globalDeps: 12, delayPairs: 24, metisRanks: 15, discoEvts: 12},
-	"medium": {days: 14, synthetic: 220, globalDeps: 20, delayPairs: 400, metisRanks: 40, discoEvts: 120},
+// sizeOf returns what a scale holds: small is a few days of the
+// best-known networks (tens of thousands of rows), medium two weeks of
+// every network plus generated ones (a few million rows).
+func sizeOf(scale string) (size, bool) {
+	switch scale {
+	case "small":
+		return size{days: 3, origins: smallOrigins(), globalDeps: 12, delayPairs: 24, metisRanks: 15, discoEvts: 12}, true
+	case "medium":
+		return size{days: 14, synthetic: 220, globalDeps: 20, delayPairs: 400, metisRanks: 40, discoEvts: 120}, true
+	}
+	return size{}, false
 }
 
 // Scales lists the accepted scale names.
@@ -55,7 +64,7 @@ const bin = 15 * time.Minute
 
 // Generate returns the tables in load order (referenced tables first).
 func Generate(o Options) ([]Table, error) {
-	sz, ok := sizes[o.Scale]
+	sz, ok := sizeOf(o.Scale)
 	if !ok {
 		return nil, fmt.Errorf("unknown scale %q (want small or medium)", o.Scale)
 	}
@@ -70,7 +79,7 @@ func Generate(o Options) ([]Table, error) {
 		w.asnTable(), w.countryTable(), w.locationTable(), w.identifierTable(),
 		w.hegemonyTable(), w.coneTable(), w.hegemonyAlarmTable(), w.countryHegemonyTable(), w.prefixTable(),
 		w.magnitudeTable("ihr_delay", 11), w.magnitudeTable("ihr_forwarding", 12),
-		w.delayAlarmTable(), w.forwardingAlarmTable(), w.msmsTable("ihr_delay_alarms_msms", 13), w.msmsTable("ihr_forwarding_alarms_msms", 14),
+		w.delayAlarmTable(), w.forwardingAlarmTable(), w.msmsTable("ihr_delay_alarms_msms"), w.msmsTable("ihr_forwarding_alarms_msms"),
 		w.atlasDelayTable(), w.atlasDelayAlarmTable(),
 		w.discoEventTable(), w.discoProbeTable(),
 		w.metisTable("ihr_metis_atlas_selection", false), w.metisTable("ihr_metis_atlas_deployment", true),

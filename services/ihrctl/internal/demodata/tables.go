@@ -5,6 +5,8 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -86,17 +88,20 @@ func (w *world) hegemonyTable() Table {
 func (w *world) coneTable() Table {
 	return Table{Name: "ihr_hegemonycone", Columns: []string{"id", "timebin", "conesize", "af", "asn_id"}, Serial: "id",
 		Rows: seq(func(emit func(...any) bool) {
-			id := int64(0)
-			cones := map[int32][]int64{}
+			r, id := w.rng(20), int64(0)
+			asns := map[int32][]int64{}
 			sizes := map[int32]map[int64]int32{}
 			for _, af := range []int32{4, 6} {
-				cones[af], sizes[af] = w.coneSizes(af)
+				asns[af], sizes[af] = w.cones(af)
 			}
 			for t := range w.bins(bin) {
 				for _, af := range []int32{4, 6} {
-					for _, asn := range cones[af] {
+					for _, asn := range asns[af] {
+						// cones move a little from bin to bin, never below their base
+						size := sizes[af][asn]
+						size += int32(float64(size) * 0.01 * r.Float64())
 						id++
-						if !emit(id, t, sizes[af][asn], af, asn) {
+						if !emit(id, t, size, af, asn) {
 							return
 						}
 					}
@@ -149,22 +154,24 @@ func (w *world) countryHegemonyTable() Table {
 		Rows: seq(func(emit func(...any) bool) {
 			r, id := w.rng(3), int64(0)
 			for _, day := range w.days() {
-				for _, c := range countries[3:] {
-					// a country depends on its own networks and on their transits
-					var asns []int64
-					for _, o := range w.origins {
-						if o != 0 && w.country[o] == c[0] {
-							for _, d := range w.deps[o] {
-								asns = appendUnique(asns, d.asn)
+				for _, af := range []int32{4, 6} {
+					for _, c := range countries[3:] {
+						// a country depends on its own networks and on their transits
+						var asns []int64
+						for _, o := range w.origins {
+							if o != 0 && w.country[o] == c[0] && (af == 4 || hasV6(o)) {
+								for _, d := range w.deps[o] {
+									asns = appendUnique(asns, d.asn)
+								}
 							}
 						}
-					}
-					for _, asn := range asns {
-						for _, scheme := range []string{"as", "eyeball"} {
-							for _, transit := range []bool{false, true} {
-								id++
-								if !emit(id, day, round(r.Float64(), 6), int32(4), r.Float64(), scheme, transit, asn, c[0]) {
-									return
+						for _, asn := range asns {
+							for _, scheme := range []string{"as", "eyeball"} {
+								for _, transit := range []bool{false, true} {
+									id++
+									if !emit(id, day, round(r.Float64(), 6), af, r.Float64(), scheme, transit, asn, c[0]) {
+										return
+									}
 								}
 							}
 						}
@@ -319,25 +326,44 @@ func (w *world) forwardingAlarmTable() Table {
 		})}
 }
 
-// msmsTable links alarms to measurements and probes; alarm ids come from
-// the alarm table of the same stream, so every link points at an alarm.
-func (w *world) msmsTable(name string, stream uint64) Table {
+// msmsTable links alarms to the measurements and probes of their
+// msm_prb_ids, so both views of an alarm's evidence agree.
+func (w *world) msmsTable(name string) Table {
 	alarms := w.delayAlarmTable()
 	if name == "ihr_forwarding_alarms_msms" {
 		alarms = w.forwardingAlarmTable()
 	}
+	ids := col(alarms, "id")
+	msms := col(alarms, "msm_prb_ids")
 	return Table{Name: name, Columns: []string{"id", "msmid", "probeid", "alarm_id"}, Serial: "id",
 		Rows: seq(func(emit func(...any) bool) {
-			r, id := w.rng(stream), int32(0)
+			id := int32(0)
 			for row := range alarms.Rows {
-				for range r.IntN(3) {
-					id++
-					if !emit(id, int64(5000000+r.IntN(60000000)), int32(1000+r.IntN(60000)), int32(row[0].(int64))) {
-						return
+				m, _ := row[msms].(map[string][]int)
+				msmIDs := make([]int64, 0, len(m))
+				for k := range m {
+					msm, err := strconv.ParseInt(k, 10, 64)
+					if err != nil {
+						panic("demodata: measurement id " + k + " is not a number")
+					}
+					msmIDs = append(msmIDs, msm)
+				}
+				slices.Sort(msmIDs) // not map order: rows must not change between runs
+				for _, msm := range msmIDs {
+					for _, probe := range m[strconv.FormatInt(msm, 10)] {
+						id++
+						if !emit(id, msm, int32(probe), int32(row[ids].(int64))) {
+							return
+						}
 					}
 				}
 			}
 		})}
+}
+
+// col returns the index of a table's column.
+func col(t Table, name string) int {
+	return slices.Index(t.Columns, name)
 }
 
 func (w *world) atlasDelayTable() Table {

@@ -67,6 +67,12 @@ var countries = [][2]string{
 	{"SG", "Singapore"}, {"UA", "Ukraine"}, {"US", "United States"},
 }
 
+// smallOrigins are the origin networks of the small scale: the ones demos
+// and tests ask about, and enough others for every table to have content.
+func smallOrigins() []int64 {
+	return []int64{174, 1299, 2497, 2914, 3320, 3356, 4134, 4713, 7018, 7922, 12322, 13335, 15169, 16509, 20940, 28573, 32934, 36992}
+}
+
 // cities are Atlas "CT" locations, named as IHR names them.
 var cities = []string{
 	"Tokyo, Tokyo, JP", "Osaka, Osaka, JP", "Amsterdam, North Holland, NL",

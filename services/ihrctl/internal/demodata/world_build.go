@@ -61,7 +61,7 @@ func newWorld(o Options, sz size) *world {
 		if n.transit {
 			transits = append(transits, n.number)
 		}
-		if n.number > 0 {
+		if n.number > 0 && (sz.origins == nil || slices.Contains(sz.origins, n.number)) {
 			w.origins = append(w.origins, n.number)
 		}
 	}
@@ -117,12 +117,15 @@ func (w *world) buildLocations(r *rand.Rand) {
 		}
 		add("26", "IX", af)
 		add("4", "IX", af)
+		// K-root's anycast address, a traceroute target
+		add(map[int32]string{4: "193.0.14.129", 6: "2001:7fd::1"}[af], "IP", af)
 	}
 	for _, af := range []int32{4, 6} {
 		var all []pair
 		for _, a := range w.locations {
 			for _, b := range w.locations {
-				if a.af == af && b.af == af && a.id != b.id && a.typ != "IX" {
+				// IXPs and single addresses are seen on paths, never as where probes are
+				if a.af == af && b.af == af && a.id != b.id && a.typ != "IX" && a.typ != "IP" {
 					all = append(all, pair{a.id, b.id})
 				}
 			}
@@ -146,22 +149,48 @@ func (w *world) buildLocations(r *rand.Rand) {
 	}
 }
 
-// coneSizes counts, per address family and network, the origins that depend on it.
-func (w *world) coneSizes(af int32) ([]int64, map[int64]int32) {
-	sizes := map[int64]int32{}
+// cones returns, per address family, the networks that appear in a
+// hegemony graph (sorted) and the base size of their customer cone: large
+// for transit providers, small for the others, and never less than the
+// number of demo origins that depend on them.
+func (w *world) cones(af int32) ([]int64, map[int64]int32) {
+	dependents := map[int64]int32{}
 	for _, o := range w.origins {
-		if o == 0 || (af == 6 && !hasV6(o)) {
+		if af == 6 && !hasV6(o) {
 			continue
 		}
 		for _, d := range w.deps[o] {
-			sizes[d.asn]++
+			if d.asn != o {
+				dependents[d.asn]++
+			} else if _, ok := dependents[d.asn]; !ok {
+				dependents[d.asn] = 0
+			}
 		}
 	}
-	keys := make([]int64, 0, len(sizes))
-	for k := range sizes {
+	keys := make([]int64, 0, len(dependents))
+	for k := range dependents {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	r := w.rng(19 + uint64(af))
+	transit := map[int64]bool{}
+	for _, n := range w.nets {
+		transit[n.number] = n.transit
+	}
+	sizes := make(map[int64]int32, len(keys))
+	for _, k := range keys {
+		var base int32
+		if transit[k] {
+			base = int32(1500 + r.IntN(45000))
+		} else {
+			u := r.Float64()
+			base = int32(3000 * u * u * u)
+		}
+		if af == 6 {
+			base = base * 2 / 5
+		}
+		sizes[k] = max(base, dependents[k])
+	}
 	return keys, sizes
 }
 
