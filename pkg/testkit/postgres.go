@@ -1,32 +1,45 @@
-// Package testkit gives integration tests isolated pieces of the machine's
-// real services: scratch PostgreSQL databases cloned from a migrated
-// template, NATS prefixes, Redis URLs, services started in-process and a
-// TCP proxy that cuts a dependency. A missing service fails the test with
-// the command that starts it; nothing is ever skipped.
 package testkit
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// startPostgres is printed when PostgreSQL does not answer.
 const startPostgres = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+// Database name prefixes. Scratch databases are dropped by their test;
+// templates are kept for the next run and replaced when migrations change.
+const (
+	scratchPrefix  = "ihr_test_"
+	templatePrefix = "ihr_tpl_"
+	buildPrefix    = "ihr_tplbuild_"
+	// keepTemplates is how many templates of other migration versions
+	// survive a build: another checkout or a test run that started before
+	// an edit may still be cloning them.
+	keepTemplates = 3
+)
 
 // PostgresURL returns the admin URL of the machine's PostgreSQL
 // (IHR_TEST_DATABASE_URL, default the "postgres" database on 127.0.0.1),
-// failing the test when it does not answer.
+// failing the test with the command that starts PostgreSQL when it does not
+// answer.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	u := envOr("IHR_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
@@ -43,61 +56,96 @@ func PostgresURL(t testing.TB) string {
 func redacted(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return raw
+		return "(unparsable URL)"
 	}
 	return u.Redacted()
 }
 
-// withDB returns admin URL pointing at database name.
-func withDB(admin, name string) string {
-	u, _ := url.Parse(admin)
+// withDB returns the admin URL pointing at database name.
+func withDB(t testing.TB, admin, name string) string {
+	t.Helper()
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatalf("bad PostgreSQL URL %s: %v", redacted(admin), err)
+	}
 	u.Path = "/" + name
 	return u.String()
 }
 
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
 // adminExec runs one statement on the admin database.
-func adminExec(t testing.TB, admin, sql string) {
+func adminExec(t testing.TB, admin, sql string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("connect %s: %v", redacted(admin), err)
+		return fmt.Errorf("connect %s: %w", redacted(admin), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
+		return fmt.Errorf("%s: %w", sql, err)
 	}
+	return nil
 }
 
-// NewEmptyDB creates a scratch database with no tables, dropped at the end of the test.
+// NewEmptyDB creates a scratch database with no tables (name prefix
+// ihr_test_), dropped when the test ends, and returns its URL.
 func NewEmptyDB(t testing.TB) string {
 	t.Helper()
-	return newDB(t, "")
+	admin := PostgresURL(t)
+	name := scratchName()
+	if err := adminExec(t, admin, "CREATE DATABASE "+ident(name)); err != nil {
+		t.Fatal(err)
+	}
+	dropAtCleanup(t, admin, name)
+	return withDB(t, admin, name)
 }
 
-// NewDB creates a scratch database holding the migrated schema (cloned from
-// a template built once per version of the migrations), dropped at the end of the test.
+// NewDB creates a scratch database holding the migrated schema, cloned from
+// a template database built once per version of the migrations, dropped
+// when the test ends, and returns its URL.
 func NewDB(t testing.TB) string {
 	t.Helper()
-	return newDB(t, template(t))
-}
-
-func newDB(t testing.TB, tpl string) string {
 	admin := PostgresURL(t)
-	name := "ihr_test_" + Prefix(t)[1:]
-	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if tpl != "" {
-		stmt += " TEMPLATE " + pgx.Identifier{tpl}.Sanitize()
+	root := RepoRoot(t)
+	name := scratchName()
+	for attempt := 0; ; attempt++ {
+		tpl := templateDB(t, admin, root, filepath.Join(root, "scripts/db/migrations"), true)
+		err := adminExec(t, admin, "CREATE DATABASE "+ident(name)+" TEMPLATE "+ident(tpl))
+		var pgErr *pgconn.PgError
+		if err != nil && attempt == 0 && errors.As(err, &pgErr) && pgErr.Code == "3D000" {
+			// Another checkout dropped our template as stale: build it again.
+			templates.Delete(tpl)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
 	}
-	adminExec(t, admin, stmt)
-	t.Cleanup(func() {
-		adminExec(t, admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
-	return withDB(admin, name)
+	dropAtCleanup(t, admin, name)
+	return withDB(t, admin, name)
 }
 
-// RepoRoot returns the directory holding go.work.
+// scratchName returns a database name no other test uses.
+func scratchName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return scratchPrefix + hex.EncodeToString(b[:])
+}
+
+func dropAtCleanup(t testing.TB, admin, name string) {
+	t.Cleanup(func() {
+		if err := adminExec(t, admin, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop scratch database: %v", err)
+		}
+	})
+}
+
+// RepoRoot returns the directory holding go.work, found by walking up from
+// the working directory.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -110,20 +158,30 @@ func RepoRoot(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.work above the working directory")
+			t.Fatal("no go.work in the working directory or above it")
 		}
 		dir = parent
 	}
 }
 
-// MigrationsHash identifies the current migration files.
+// MigrationsHash identifies the repository's migrations: their files and
+// the script that applies them.
 func MigrationsHash(t testing.TB) string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(RepoRoot(t), "scripts/db/migrations/*.sql"))
+	root := RepoRoot(t)
+	return migrationsHash(t, root, filepath.Join(root, "scripts/db/migrations"))
+}
+
+// migrationsHash hashes every file of dir (names and contents) and the
+// scripts that apply them, so any edit gives a new template.
+func migrationsHash(t testing.TB, root, dir string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no migrations found: %v", err)
+		t.Fatalf("no migrations in %s (%v)", dir, err)
 	}
 	sort.Strings(files)
+	files = append(files, filepath.Join(root, "scripts/db/migrate.sh"), filepath.Join(root, "scripts/db/lib.sh"))
 	h := sha256.New()
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -136,77 +194,97 @@ func MigrationsHash(t testing.TB) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-var templates sync.Map // hash → template database name, built in this process
+// templates remembers the templates this process built or found (name →
+// struct{}), so a test binary takes the build lock once.
+var templates sync.Map
 
-// template returns the name of a database migrated with the current
-// migrations, building it with scripts/db/migrate.sh if no test process did
-// yet. An advisory lock serialises builders across test processes; the
-// template only gets its final name once migrated, so a crash never leaves
-// a half-built one behind.
-func template(t testing.TB) string {
+// templateDB returns the name of a database migrated with the migrations of
+// dir, building it with scripts/db/migrate.sh if no test process did yet.
+// A PostgreSQL advisory lock serialises builders across test processes. The
+// template is migrated under a temporary name and renamed only once
+// migrate.sh succeeded, so its final name always means "complete". With
+// prune, templates of other migration versions are dropped (see
+// dropStaleTemplates).
+func templateDB(t testing.TB, admin, root, dir string, prune bool) string {
 	t.Helper()
-	hash := MigrationsHash(t)
-	if name, ok := templates.Load(hash); ok {
-		return name.(string)
+	hash := migrationsHash(t, root, dir)
+	name, build := templatePrefix+hash, buildPrefix+hash
+	if _, ok := templates.Load(name); ok {
+		return name
 	}
-	admin := PostgresURL(t)
-	name, build := "ihr_tpl_"+hash, "ihr_tplbuild_"+hash
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("connect %s: %v", redacted(admin), err)
 	}
-	defer conn.Close(ctx)
+	// Closing the session releases the advisory lock.
+	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext($1))", name); err != nil {
-		t.Fatal(err)
+		t.Fatalf("lock the template build: %v", err)
 	}
-	defer conn.Exec(ctx, "SELECT pg_advisory_unlock(hashtext($1))", name)
 
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		t.Fatal(err)
 	}
 	if !exists {
-		for _, stmt := range []string{
-			"DROP DATABASE IF EXISTS " + build + " WITH (FORCE)",
-			"CREATE DATABASE " + build,
-		} {
-			if _, err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
+		exec1 := func(sql string) {
+			t.Helper()
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
 			}
 		}
-		cmd := exec.CommandContext(ctx, filepath.Join(RepoRoot(t), "scripts/db/migrate.sh"), "--database-url", withDB(admin, build), "up")
+		// A build left by a crashed process is incomplete: start again.
+		exec1("DROP DATABASE IF EXISTS " + ident(build) + " WITH (FORCE)")
+		exec1("CREATE DATABASE " + ident(build))
+		cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts/db/migrate.sh"),
+			"--database-url", withDB(t, admin, build), "--dir", dir, "up")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("migrate the template database: %v\n%s", err, out)
+			t.Fatalf("migrate the template database %s: %v\n%s", build, err, out)
 		}
-		for _, stmt := range []string{
-			"ALTER DATABASE " + build + " RENAME TO " + name,
-			"ALTER DATABASE " + name + " WITH IS_TEMPLATE true",
-		} {
-			if _, err := conn.Exec(ctx, stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
+		exec1("ALTER DATABASE " + ident(build) + " RENAME TO " + ident(name))
+		exec1("ALTER DATABASE " + ident(name) + " WITH IS_TEMPLATE true")
+		if prune {
+			dropStaleTemplates(ctx, t, conn, name)
 		}
-		dropStaleTemplates(ctx, t, conn, name)
 	}
-	templates.Store(hash, name)
+	templates.Store(name, struct{}{})
 	return name
 }
 
-// dropStaleTemplates removes templates of older migration versions.
+// dropStaleTemplates removes the templates of other migration versions but
+// the keepTemplates most recent ones (database OIDs grow with creation).
+// Failures only matter to the next build, so they are logged, not fatal.
 func dropStaleTemplates(ctx context.Context, t testing.TB, conn *pgx.Conn, keep string) {
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'ihr\\_tpl\\_%' AND datname <> $1", keep)
+	t.Helper()
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database
+		WHERE starts_with(datname, $1) AND datname <> $2 ORDER BY oid::bigint DESC OFFSET $3`,
+		templatePrefix, keep, keepTemplates)
 	if err != nil {
-		t.Fatal(err)
+		t.Logf("list stale templates: %v", err)
+		return
 	}
 	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		t.Fatal(err)
+		t.Logf("list stale templates: %v", err)
+		return
 	}
 	for _, db := range stale {
-		id := pgx.Identifier{db}.Sanitize()
-		_, _ = conn.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE false")
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
+		if err := dropTemplate(ctx, conn, db); err != nil {
+			t.Logf("drop stale template: %v", err)
+		}
 	}
+}
+
+func dropTemplate(ctx context.Context, conn *pgx.Conn, name string) error {
+	for _, sql := range []string{
+		"ALTER DATABASE " + ident(name) + " WITH IS_TEMPLATE false",
+		"DROP DATABASE IF EXISTS " + ident(name) + " WITH (FORCE)",
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil && !strings.Contains(err.Error(), "does not exist") {
+			return fmt.Errorf("%s: %w", sql, err)
+		}
+	}
+	return nil
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dump the database to a file in pg_dump's custom format.
 set -euo pipefail
-# shellcheck source=lib.sh disable=SC1091
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 usage() {
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --database-url) [ $# -ge 2 ] || die "--database-url needs a value"; url="$2"; shift 2 ;;
     --output) [ $# -ge 2 ] || die "--output needs a value"; out="$2"; shift 2 ;;
-    *) usage >&2; exit 2 ;;
+    *) echo "${0##*/}: unexpected argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 

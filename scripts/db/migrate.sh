@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Versioned SQL migrations: apply, revert, show and verify them.
 set -euo pipefail
-# shellcheck source=lib.sh disable=SC1091
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # Key of the session-level advisory lock held for the whole run, so that two
-# runs (two deploys, a deploy and a developer) never interleave.
+# runs on one database (two deploys, a deploy and a developer) never
+# interleave. Advisory locks are per database: runs on different databases do
+# not wait for each other. Documented in docs/operations.md; never change it.
 LOCK_KEY=7302470001
 
 usage() {
@@ -13,17 +15,19 @@ usage() {
 Usage: scripts/db/migrate.sh [--database-url URL] [--dir DIR] COMMAND
 
 Commands:
-  up        apply every pending migration, in version order
+  up [N]    apply the pending migrations (the N first ones if N is given), in version order
   down N    revert the N most recently applied migrations
-  status    list migrations: applied (with date) or pending
-  verify    check that applied migrations' files are present and unchanged
+  status    list migrations: version, name, applied (with date) or pending
+  verify    check that applied migrations' files are present and unchanged; changes nothing
 
 Migrations are DIR/NNNN_name.up.sql with DIR/NNNN_name.down.sql (default DIR:
 scripts/db/migrations, or IHR_MIGRATIONS_DIR). Each one runs in its own
 transaction together with its row in schema_migrations (version, name,
-checksum = sha256 of the up file, applied_at). Every command refuses to run
-when an applied migration's file was edited or removed. The database URL
-defaults to IHR_DATABASE_URL.
+checksum = sha256 of the up file, applied_at); migration files must not
+contain BEGIN/COMMIT themselves. One psql session does the whole run while
+holding the advisory lock 7302470001, so concurrent runs wait for each other.
+Every command refuses to run when an applied migration's file was edited or
+removed. The database URL defaults to IHR_DATABASE_URL.
 USAGE
 }
 
@@ -34,46 +38,69 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --database-url) [ $# -ge 2 ] || die "--database-url needs a value"; url="$2"; shift 2 ;;
     --dir) [ $# -ge 2 ] || die "--dir needs a value"; dir="$2"; shift 2 ;;
-    -*) usage >&2; exit 2 ;;
+    -*) echo "${0##*/}: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) break ;;
   esac
 done
-[ $# -ge 1 ] || { usage >&2; exit 2; }
+[ $# -ge 1 ] || { echo "${0##*/}: missing command" >&2; usage >&2; exit 2; }
 cmd="$1"
 shift
 [ -d "$dir" ] || die "no migrations directory $dir"
 
-# The migration files, as "version name checksum" lines in version order.
-files() {
+# list_files: the migration files, as "version name checksum" lines in
+# version order. Fails on a badly named file or a missing down file.
+list_files() {
   local f base version
   for f in "$dir"/*.up.sql; do
     [ -e "$f" ] || continue
     base=$(basename "$f" .up.sql)
     [[ "$base" =~ ^([0-9]+)_[a-z0-9_]+$ ]] || die "bad migration file name $f (want NNNN_name.up.sql)"
     version=$((10#${BASH_REMATCH[1]}))
-    [ -f "$dir/$base.down.sql" ] || die "missing $dir/$base.down.sql"
+    [ -f "$dir/$base.down.sql" ] || die "missing $dir/$base.down.sql (every up file needs its down file)"
     printf '%s %s %s\n' "$version" "$base" "$(sha256sum "$f" | cut -d' ' -f1)"
   done | sort -n
 }
 
-# quote TEXT: an SQL string literal.
+# Read once, before any SQL is generated: a bad directory stops the run
+# before psql starts.
+listing=$(list_files)
+dups=$(printf '%s\n' "$listing" | cut -d' ' -f1 | uniq -d | tr '\n' ' ')
+[ -z "$dups" ] || die "several migrations in $dir share the version(s) $dups"
+
+files() { [ -z "$listing" ] || printf '%s\n' "$listing"; }
+
+# quote TEXT: an SQL string literal (also a psql meta-command argument).
 quote() { printf "'%s'" "${1//\'/\'\'}"; }
 
-# preamble: lock, create the ledger, load the files' checksums and refuse to
-# go on when an applied migration's file is missing or was edited.
+# preamble LEDGER: take the lock, load the files' checksums and refuse to go
+# on when an applied migration's file is missing or was edited. With
+# LEDGER=create the schema_migrations table is created when missing; with
+# LEDGER=read a missing one reads as empty and nothing is written.
 preamble() {
   local version name sum
   cat <<SQL
 SET client_min_messages = warning;
 SELECT pg_advisory_lock($LOCK_KEY) \gset lock_
-CREATE TABLE IF NOT EXISTS schema_migrations (
+SQL
+  if [ "$1" = create ]; then
+    echo 'CREATE TABLE IF NOT EXISTS public.schema_migrations ('
+  else
+    # A temporary table of the same name shadows the missing ledger.
+    cat <<'SQL'
+SELECT to_regclass('public.schema_migrations') IS NULL AS no_ledger \gset
+\if :no_ledger
+CREATE TEMP TABLE schema_migrations (
+SQL
+  fi
+  cat <<'SQL'
     version    bigint      PRIMARY KEY,
     name       text        NOT NULL,
     checksum   text        NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE TEMP TABLE migration_files (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL);
 SQL
+  [ "$1" = create ] || printf '%s\n' '\endif'
+  echo "CREATE TEMP TABLE migration_files (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL);"
   while read -r version name sum; do
     printf 'INSERT INTO migration_files VALUES (%s, %s, %s);\n' "$version" "$(quote "$name")" "$(quote "$sum")"
   done < <(files)
@@ -81,13 +108,14 @@ SQL
 DO $check$
 DECLARE bad text;
 BEGIN
-    SELECT string_agg(m.name || CASE WHEN f.version IS NULL THEN ' (file missing)' ELSE ' (file edited since it was applied)' END, ', ')
+    SELECT string_agg(m.name || CASE WHEN f.version IS NULL THEN '.up.sql (file missing)'
+                                     ELSE '.up.sql (file edited since it was applied)' END, ', ' ORDER BY m.version)
     INTO bad
     FROM schema_migrations m LEFT JOIN migration_files f USING (version)
     WHERE f.version IS NULL OR f.checksum <> m.checksum;
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'refusing to migrate: applied migrations changed: %', bad
-            USING HINT = 'never edit an applied migration: add a new one';
+        RAISE EXCEPTION 'refusing to run: applied migrations changed: %', bad
+            USING HINT = 'never edit or remove an applied migration: add a new one';
     END IF;
 END
 $check$;
@@ -95,13 +123,20 @@ SET client_min_messages = notice;
 SQL
 }
 
+# script_up N: apply the N first pending migrations (N empty: all of them).
 script_up() {
-  local version name sum
-  preamble
+  local limit="${1:-ALL}" version name sum
+  preamble create
+  cat <<SQL
+CREATE TEMP TABLE to_apply AS
+    SELECT version FROM migration_files f
+    WHERE NOT EXISTS (SELECT 1 FROM schema_migrations m WHERE m.version = f.version)
+    ORDER BY version LIMIT $limit;
+SQL
   while read -r version name sum; do
     cat <<SQL
-SELECT NOT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $version) AS pending \gset
-\if :pending
+SELECT EXISTS (SELECT 1 FROM to_apply WHERE version = $version) AS apply \gset
+\if :apply
 BEGIN;
 \i $(quote "$dir/$name.up.sql")
 INSERT INTO schema_migrations (version, name, checksum) VALUES ($version, $(quote "$name"), $(quote "$sum"));
@@ -112,9 +147,10 @@ SQL
   done < <(files)
 }
 
+# script_down N: revert the N most recently applied migrations.
 script_down() {
   local n="$1" version name sum
-  preamble
+  preamble create
   echo "CREATE TEMP TABLE to_revert AS SELECT version FROM schema_migrations ORDER BY version DESC LIMIT $n;"
   while read -r version name sum; do
     cat <<SQL
@@ -131,37 +167,50 @@ SQL
 }
 
 script_status() {
-  preamble
+  preamble read
   cat <<'SQL'
 SELECT format('%s  %-40s %s', lpad(f.version::text, 4, '0'), f.name,
-              coalesce('applied ' || to_char(m.applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'pending'))
+              coalesce('applied ' || to_char(m.applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), 'pending'))
 FROM migration_files f LEFT JOIN schema_migrations m USING (version)
 ORDER BY f.version;
 SQL
 }
 
-execute() { run_psql --no-psqlrc -t -A "$url" -f -; }
+# Everything goes through one psql session: the advisory lock taken by the
+# preamble is held until psql exits, across the per-migration transactions.
+execute() { run_psql -t -A "$url" -f -; }
 
-require_server "$url"
+positive() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+
 case "$cmd" in
   up)
-    [ $# -eq 0 ] || die "up takes no argument"
-    script_up | execute
+    [ $# -le 1 ] || die "up takes at most one argument (the number of migrations to apply)"
+    if [ $# -eq 1 ] && ! positive "$1"; then
+      die "up N: N must be a positive number, not '$1'"
+    fi
+    require_server "$url"
+    script_up "${1:-}" | execute
     ;;
   down)
-    if [ $# -ne 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-      die "down needs a positive number of migrations to revert"
+    if [ $# -ne 1 ] || ! positive "$1"; then
+      die "down needs a positive number of migrations to revert (down N)"
     fi
+    require_server "$url"
     script_down "$1" | execute
     ;;
   status)
+    [ $# -eq 0 ] || die "status takes no argument"
+    require_server "$url"
     script_status | execute
     ;;
   verify)
-    preamble | execute
+    [ $# -eq 0 ] || die "verify takes no argument"
+    require_server "$url"
+    preamble read | execute
     echo "applied migrations match their files"
     ;;
   *)
+    echo "${0##*/}: unknown command $cmd" >&2
     usage >&2
     exit 2
     ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer tool: drop the database, create it again and migrate it.
 set -euo pipefail
-# shellcheck source=lib.sh disable=SC1091
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 usage() {
@@ -21,12 +21,15 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --database-url) [ $# -ge 2 ] || die "--database-url needs a value"; url="$2"; shift 2 ;;
     --yes) yes=true; shift ;;
-    *) usage >&2; exit 2 ;;
+    *) echo "${0##*/}: unexpected argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 [ "${IHR_ENV:-dev}" != prod ] || die "refusing to reset a database with IHR_ENV=prod"
 
 db=$(db_name "$url")
+case "$db" in
+  postgres|template0|template1) die "refusing to drop the system database $db" ;;
+esac
 if ! $yes; then
   [ -t 0 ] || die "resetting deletes every row of $db; run again with --yes"
   read -r -p "Drop and recreate database $db? [y/N] " answer
