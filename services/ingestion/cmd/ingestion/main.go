@@ -24,6 +24,7 @@ type settings struct {
 	binWait time.Duration
 	open    bool
 	maxBody int
+	workers int
 }
 
 func spec() service.Spec[settings] {
@@ -37,6 +38,7 @@ func spec() service.Spec[settings] {
 				binWait: e.Duration("IHR_INGEST_BIN_WAIT", 10*time.Minute, time.Second, 24*time.Hour),
 				open:    e.Bool("IHR_INGEST_OPEN", false),
 				maxBody: e.Int("IHR_INGEST_MAX_BODY", 64<<20, 1024, 1<<30),
+				workers: e.Int("IHR_INGEST_WORKERS", 2, 1, 64),
 			}
 		},
 		Start: start,
@@ -70,6 +72,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 			"bin":  svc.HandleHegemonyBin,
 		},
 		BinWait:    s.binWait,
+		Workers:    s.workers,
 		Log:        rt.Log,
 		Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
 		Propagator: rt.HTTP.Propagator,

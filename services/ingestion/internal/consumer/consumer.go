@@ -14,9 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/events"
@@ -53,7 +55,9 @@ type Consumer struct {
 	Routes  map[string]Handler
 	// BinWait is how long a bin may wait for missing batches before it is
 	// dead-lettered as incomplete.
-	BinWait    time.Duration
+	BinWait time.Duration
+	// Workers is how many bins are handled at once.
+	Workers    int
 	Log        *slog.Logger
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
@@ -83,15 +87,48 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { c.handle(ctx, m) }, jetstream.PullMaxMessages(200))
+	// Messages of one bin go to one worker, in order; different bins are
+	// staged and committed in parallel.
+	queues := make([]chan jetstream.Msg, max(1, c.Workers))
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan jetstream.Msg, 64)
+		wg.Go(func() {
+			for m := range queues[i] {
+				c.handle(ctx, m)
+			}
+		})
+	}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+	}()
+	cc, err := cons.Consume(func(m jetstream.Msg) { queues[worker(m, len(queues))] <- m }, jetstream.PullMaxMessages(200))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.Durable, err)
 	}
-	c.Log.Info("consuming", "durable", c.Durable, "dataset", c.Dataset)
+	c.Log.Info("consuming", "durable", c.Durable, "dataset", c.Dataset, "workers", len(queues))
 	<-ctx.Done()
 	cc.Drain()
 	<-cc.Closed()
 	return nil
+}
+
+// worker picks the worker of a message from its bin, read from the message
+// id (dataset:af:timebin:run:seq): the id's first three fields.
+func worker(m jetstream.Msg, n int) int {
+	id := m.Headers().Get(jetstream.MsgIDHeader)
+	end := 0
+	for fields := 0; end < len(id) && fields < 3; end++ {
+		if id[end] == ':' {
+			fields++
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id[:end]))
+	return int(h.Sum32() % uint32(n))
 }
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -47,19 +48,67 @@ func (p *Postgres) StageHegemony(ctx context.Context, bin events.Bin, seq int, r
 }
 
 // CommitHegemony replaces the bin's rows with the staged run in one
-// transaction: hegemony rows, missing networks, cones, ledger entry.
+// transaction: hegemony rows, cones, ledger entry. Networks seen for the
+// first time are added just before, in their own short transaction, so
+// bins committed in parallel never wait for each other's new networks.
 func (p *Postgres) CommitHegemony(ctx context.Context, bc *events.BinComplete) (ingest.Commit, error) {
+	if c, done, err := p.committed(ctx, bc.Bin); err != nil || done {
+		return c, err
+	}
+	rows, err := p.stagedHegemony(ctx, bc)
+	if err != nil {
+		return ingest.Commit{}, err
+	}
+	origins, asns := map[int64]bool{}, map[int64]bool{}
+	for _, r := range rows {
+		origins[r.OriginASN], asns[r.ASN] = true, true
+	}
+	if err := p.addNetworks(ctx, asns); err != nil {
+		return ingest.Commit{}, err
+	}
 	var c ingest.Commit
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var err error
-		c, err = commitHegemony(ctx, tx, bc)
+		c, err = commitHegemony(ctx, tx, bc, rows, origins, asns)
 		return err
 	})
 	return c, err
 }
 
-func commitHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete) (ingest.Commit, error) {
-	// Serialise commits of one bin across ingestion replicas.
+// committed returns the stored result when this run was committed already.
+func (p *Postgres) committed(ctx context.Context, bin events.Bin) (ingest.Commit, bool, error) {
+	var res events.Result
+	err := p.pool.QueryRow(ctx, `SELECT result FROM ingest_runs WHERE dataset = $1 AND af = $2 AND timebin = $3 AND run_id = $4`,
+		bin.Dataset, bin.AF, bin.Timebin, bin.RunID).Scan(&res)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return ingest.Commit{}, false, nil
+	case err != nil:
+		return ingest.Commit{}, false, fmt.Errorf("ledger: %w", err)
+	}
+	return ingest.Commit{Result: res, Duplicate: true}, true, nil
+}
+
+// addNetworks inserts the networks ihr_asn does not know yet (names come
+// from the ASN names dataset).
+func (p *Postgres) addNetworks(ctx context.Context, asns map[int64]bool) error {
+	numbers := make([]int64, 0, len(asns))
+	for n := range asns {
+		numbers = append(numbers, n)
+	}
+	slices.Sort(numbers) // the same lock order in every transaction
+	_, err := p.pool.Exec(ctx, `INSERT INTO ihr_asn (number, name, tartiflette, disco, ashash)
+		SELECT n, '', false, false, true FROM unnest($1::bigint[]) AS n
+		WHERE NOT EXISTS (SELECT 1 FROM ihr_asn WHERE number = n)
+		ON CONFLICT (number) DO NOTHING`, numbers)
+	if err != nil {
+		return fmt.Errorf("add networks: %w", err)
+	}
+	return nil
+}
+
+func commitHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete, rows []events.HegemonyRow, origins, asns map[int64]bool) (ingest.Commit, error) {
+	// Serialise commits of one bin across workers and replicas.
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", bc.Key()); err != nil {
 		return ingest.Commit{}, err
 	}
@@ -70,16 +119,7 @@ func commitHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete) (ing
 	if stored != nil {
 		return ingest.Commit{Result: *stored, Duplicate: true}, nil
 	}
-
-	rows, err := stagedHegemony(ctx, tx, bc)
-	if err != nil {
-		return ingest.Commit{}, err
-	}
 	res := events.Result{Schema: events.SchemaResults, Bin: bc.Bin, RowCount: len(rows), Keys: map[string][]int64{}}
-	origins, asns := map[int64]bool{}, map[int64]bool{}
-	for _, r := range rows {
-		origins[r.OriginASN], asns[r.ASN] = true, true
-	}
 	if prevRun != "" {
 		// The replaced run's keys are affected too: their rows disappear.
 		res.Replaced, res.PreviousRunID = true, prevRun
@@ -87,7 +127,7 @@ func commitHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete) (ing
 			return ingest.Commit{}, err
 		}
 	}
-	if err := writeHegemony(ctx, tx, bc.Bin, rows, asns); err != nil {
+	if err := writeHegemony(ctx, tx, bc.Bin, rows); err != nil {
 		return ingest.Commit{}, err
 	}
 	setKeys(&res, "originasn", origins)
@@ -134,8 +174,8 @@ func ledger(ctx context.Context, tx pgx.Tx, bin events.Bin) (prevRun string, sto
 }
 
 // stagedHegemony loads the run's staged rows, checking the batch and row counts.
-func stagedHegemony(ctx context.Context, tx pgx.Tx, bc *events.BinComplete) ([]events.HegemonyRow, error) {
-	rows, err := tx.Query(ctx, `SELECT batch_seq, rows FROM ingest_staging
+func (p *Postgres) stagedHegemony(ctx context.Context, bc *events.BinComplete) ([]events.HegemonyRow, error) {
+	rows, err := p.pool.Query(ctx, `SELECT batch_seq, rows FROM ingest_staging
 		WHERE dataset = $1 AND af = $2 AND timebin = $3 AND run_id = $4 ORDER BY batch_seq`,
 		bc.Dataset, bc.AF, bc.Timebin, bc.RunID)
 	if err != nil {
@@ -188,7 +228,7 @@ func oldKeys(ctx context.Context, tx pgx.Tx, bin events.Bin, origins, asns map[i
 }
 
 // writeHegemony replaces the bin's hegemony and cone rows.
-func writeHegemony(ctx context.Context, tx pgx.Tx, bin events.Bin, rows []events.HegemonyRow, asns map[int64]bool) error {
+func writeHegemony(ctx context.Context, tx pgx.Tx, bin events.Bin, rows []events.HegemonyRow) error {
 	for _, q := range []string{
 		"DELETE FROM ihr_hegemony WHERE timebin = $1 AND af = $2",
 		"DELETE FROM ihr_hegemonycone WHERE timebin = $1 AND af = $2",
@@ -196,15 +236,6 @@ func writeHegemony(ctx context.Context, tx pgx.Tx, bin events.Bin, rows []events
 		if _, err := tx.Exec(ctx, q, bin.Timebin, bin.AF); err != nil {
 			return fmt.Errorf("replace bin: %w", err)
 		}
-	}
-	// Networks first seen here get a row (names come from the ASN names dataset).
-	numbers := make([]int64, 0, len(asns))
-	for n := range asns {
-		numbers = append(numbers, n)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO ihr_asn (number, name, tartiflette, disco, ashash)
-		SELECT n, '', false, false, true FROM unnest($1::bigint[]) AS n ON CONFLICT (number) DO NOTHING`, numbers); err != nil {
-		return fmt.Errorf("add networks: %w", err)
 	}
 	i := 0
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"ihr_hegemony"}, []string{"timebin", "hege", "af", "asn_id", "originasn_id"},
@@ -219,11 +250,20 @@ func writeHegemony(ctx context.Context, tx pgx.Tx, bin events.Bin, rows []events
 	if err != nil {
 		return fmt.Errorf("copy hegemony: %w", err)
 	}
-	// The cone of a network: the origins (global graph aside) that depend on it.
-	_, err = tx.Exec(ctx, `INSERT INTO ihr_hegemonycone (timebin, conesize, af, asn_id)
-		SELECT $1, count(DISTINCT originasn_id), $2, asn_id FROM ihr_hegemony
-		WHERE timebin = $1 AND af = $2 AND originasn_id <> 0 AND hege > 0 GROUP BY asn_id`, bin.Timebin, bin.AF)
-	if err != nil {
+	// The cone of a network: the origins (global graph aside) that depend on
+	// it. Rows are unique per (origin, network), so counting rows suffices.
+	cones := map[int64]int32{}
+	for _, r := range rows {
+		if r.OriginASN != 0 && r.Hege > 0 {
+			cones[r.ASN]++
+		}
+	}
+	coneRows := make([][]any, 0, len(cones))
+	for asn, size := range cones {
+		coneRows = append(coneRows, []any{bin.Timebin, size, bin.AF, asn})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ihr_hegemonycone"}, []string{"timebin", "conesize", "af", "asn_id"},
+		pgx.CopyFromRows(coneRows)); err != nil {
 		return fmt.Errorf("cones: %w", err)
 	}
 	return nil
