@@ -112,6 +112,16 @@ func TestHegemonyBothWays(t *testing.T) {
 		t.Errorf("results event %s", m.Data)
 	}
 
+	// The query service followed the results stream.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, metrics := testkit.Get(t, query+"/metrics"); strings.Contains(metrics, `ihr_query_results_events_total{dataset="hegemony"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the query service did not count the results event")
+		}
+	}
+
 	// The same through HTTP ingest at the gateway: a re-run replaces the bin.
 	post := `{"af":4,"timebin":"2026-12-02T06:45:00Z","run_id":"spine-2","rows":[{"originasn":2497,"asn":2497,"hege":1}]}`
 	resp, err := http.Post(gateway+"/ihr/api/ingest/hegemony", "application/json", strings.NewReader(post))

@@ -7,6 +7,7 @@
 // Commands:
 //
 //	demo-data   fill every legacy ihr_* table with deterministic demo data
+//	publish     publish hegemony bins to JetStream as a pipeline does
 //	            [--database-url URL] [--scale small|medium] [--seed N] [--end TIME]
 //	            [--if-empty | --replace] [--progress auto|always|never]
 package main
@@ -32,6 +33,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"demo-data": {"fill every ihr_* table with deterministic demo data", demoData},
+		"publish":   {"publish hegemony bins to JetStream as a pipeline does (from a CSV dump or generated)", publishCmd},
 	}
 }
 
