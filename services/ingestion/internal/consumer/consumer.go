@@ -24,6 +24,7 @@ import (
 	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/services/ingestion/internal/ingest"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -37,12 +38,16 @@ type Handler func(ctx context.Context, data []byte) error
 
 // Headers set on dead-lettered messages.
 const (
-	HeaderError  = "Ihr-Error"
-	HeaderSubj   = "Ihr-Subject"
-	HeaderSeq    = "Ihr-Stream-Seq"
-	dlqSubject   = "ihr.dlq.ingest"
-	maxNakDelay  = 30 * time.Second
-	baseNakDelay = 100 * time.Millisecond
+	HeaderError = "Ihr-Error"
+	HeaderSubj  = "Ihr-Subject"
+	HeaderSeq   = "Ihr-Stream-Seq"
+	HeaderMsgID = "Ihr-Msg-Id" // the original Nats-Msg-Id: which batch of which run
+	dlqSubject  = "ihr.dlq.ingest"
+	maxNakDelay = 30 * time.Second
+	// maxServerErrors is how many times the database may refuse a message
+	// before it is dead-lettered.
+	maxServerErrors = 10
+	baseNakDelay    = 100 * time.Millisecond
 )
 
 // Consumer runs one durable pull consumer on the ingest stream.
@@ -134,7 +139,8 @@ func worker(m jetstream.Msg, n int) int {
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 	ctx = natsx.Extract(context.WithoutCancel(ctx), c.Propagator, m.Headers())
 	ctx, span := c.Tracer.Start(ctx, "ingest "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("messaging.destination.name", m.Subject())))
+		trace.WithAttributes(attribute.String("messaging.destination.name", m.Subject()),
+			attribute.String("messaging.message.id", m.Headers().Get(jetstream.MsgIDHeader))))
 	defer span.End()
 
 	err := c.dispatch(ctx, m)
@@ -145,16 +151,28 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 	case events.IsInvalid(err):
 		span.SetStatus(codes.Error, err.Error())
 		c.deadLetter(ctx, m, meta, err)
+	case poison(err) && meta != nil && meta.NumDelivered >= maxServerErrors:
+		// The database keeps refusing this message (not an outage: it answers).
+		c.deadLetter(ctx, m, meta, fmt.Errorf("failed %d times: %w", meta.NumDelivered, err))
 	case ingest.IsIncomplete(err) && meta != nil && time.Since(meta.Timestamp) > c.BinWait:
 		c.Log.WarnContext(ctx, "bin still incomplete, giving up", "subject", m.Subject(), "err", err, "waited", time.Since(meta.Timestamp).Round(time.Second).String())
 		c.deadLetter(ctx, m, meta, err)
 	default:
 		if !ingest.IsIncomplete(err) {
 			span.SetStatus(codes.Error, err.Error())
-			c.Log.WarnContext(ctx, "ingest failed, will retry", "subject", m.Subject(), "err", err)
+			c.Log.WarnContext(ctx, "ingest failed, will retry", "subject", m.Subject(), "msg_id", m.Headers().Get(jetstream.MsgIDHeader), "err", err)
 		}
 		c.nak(ctx, m, meta)
 	}
+}
+
+// poison reports an error the database answered with (a constraint, a bad
+// value): retrying cannot be expected to help for ever. Connection errors
+// and timeouts are outages: those messages wait as long as it takes.
+func poison(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code != "57014" && !strings.HasPrefix(pgErr.Code, "08") &&
+		!strings.HasPrefix(pgErr.Code, "53") && !strings.HasPrefix(pgErr.Code, "57P") && pgErr.Code != "40001" && pgErr.Code != "40P01"
 }
 
 // dispatch runs the handler of the message's subject, turning a panic into
@@ -197,6 +215,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 	dl := &nats.Msg{Subject: c.Bus.Subject(dlqSubject), Data: m.Data(), Header: nats.Header{}}
 	dl.Header.Set(HeaderError, cause.Error())
 	dl.Header.Set(HeaderSubj, m.Subject())
+	dl.Header.Set(HeaderMsgID, m.Headers().Get(jetstream.MsgIDHeader))
 	if meta != nil {
 		seq := strconv.FormatUint(meta.Sequence.Stream, 10)
 		dl.Header.Set(HeaderSeq, seq)
@@ -208,7 +227,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 		c.nak(ctx, m, meta)
 		return
 	}
-	c.Log.WarnContext(ctx, "message dead-lettered", "subject", m.Subject(), "reason", cause.Error())
+	c.Log.WarnContext(ctx, "message dead-lettered", "subject", m.Subject(), "msg_id", m.Headers().Get(jetstream.MsgIDHeader), "reason", cause.Error())
 	if err := m.Term(); err != nil {
 		c.Log.WarnContext(ctx, "term failed", "subject", m.Subject(), "err", err)
 	}
