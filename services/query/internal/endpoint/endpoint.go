@@ -14,6 +14,12 @@ const (
 	Time
 	String
 	Bool
+	// JSON is a nullable jsonb column, written compact as Python would dump it.
+	JSON
+	// Strings is a list of strings.
+	Strings
+	// Probes is the disco events' nested probe list (see legacy.go).
+	Probes
 )
 
 // Op is how a parameter filters.
@@ -29,6 +35,14 @@ const (
 	IContains           // column ILIKE %v%
 	Contains            // column LIKE %v%
 	Search              // networks: number or name contains v
+	// LocationKey: pipe list of type(2) + af(1) + name keys, e.g. "CT4Tokyo, Tokyo, JP|AS42497";
+	// Column names the joined location table's alias.
+	LocationKey
+	// WhenTrue: a boolean parameter that, when true, applies Column as the condition.
+	WhenTrue
+	// Switch: a boolean parameter that filters nothing; false turns the field of the same
+	// Column name off (null), as include_probe_details does.
+	Switch
 )
 
 // Param is one query parameter.

@@ -32,6 +32,15 @@ type Query struct {
 	Page     int
 	// Latest: no time was given, so the rows at the table's latest time are wanted.
 	Latest bool
+	// Hidden names fields a Switch parameter turned off: they are null.
+	Hidden map[string]bool
+}
+
+// LocKey is one location key: a type, and an address family and name when given.
+type LocKey struct {
+	Type string
+	AF   *int64
+	Name *string
 }
 
 // UnknownParams is the legacy 400 for parameters an endpoint does not take.
@@ -114,11 +123,15 @@ func Parse(e *Endpoint, pairs []Pair) (*Query, error) {
 			continue
 		}
 		vals, err := parseValues(p, v)
-		if err != nil {
+		switch {
+		case err != nil:
 			errs = append(errs, *err)
-			continue
-		}
-		if len(vals) > 0 {
+		case p.Op == Switch:
+			if !vals[0].(bool) {
+				q.Hidden = map[string]bool{p.Column: true}
+			}
+		case p.Op == WhenTrue && !vals[0].(bool):
+		case len(vals) > 0:
 			q.Filters = append(q.Filters, Filter{Param: p, Values: vals})
 		}
 	}
@@ -214,15 +227,16 @@ func intError(name, v string) TypeError {
 // parseValues parses a parameter's value; list lookups drop empty items.
 func parseValues(p Param, v string) ([]any, *TypeError) {
 	items := []string{v}
+	list := p.Op == In || p.Op == InPipe || p.Op == LocationKey
 	switch p.Op {
 	case In:
 		items = strings.Split(v, ",")
-	case InPipe:
+	case InPipe, LocationKey:
 		items = strings.Split(v, "|")
 	}
 	out := make([]any, 0, len(items))
 	for _, it := range items {
-		if p.Op == In || p.Op == InPipe {
+		if list {
 			if it = strings.TrimSpace(it); it == "" {
 				continue
 			}
@@ -239,6 +253,9 @@ func parseValues(p Param, v string) ([]any, *TypeError) {
 
 func parseValue(p Param, v string) (any, *TypeError) {
 	loc := [2]string{"query", p.Name}
+	if p.Op == LocationKey {
+		return parseLocKey(loc, v)
+	}
 	switch p.Kind {
 	case Int:
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -269,6 +286,25 @@ func parseValue(p Param, v string) (any, *TypeError) {
 		return t, nil
 	}
 	return v, nil
+}
+
+// parseLocKey reads "CT4Tokyo, Tokyo, JP": a two-letter type, then the
+// address family and the name when present (as the legacy API, a missing
+// or non-digit family only drops that condition).
+func parseLocKey(loc [2]string, v string) (any, *TypeError) {
+	if len(v) < 2 || len(v) > 300 {
+		return nil, &TypeError{"value_error", loc, "Value error, a location key is a 2-letter type, an address family digit and a name, e.g. CT4Tokyo, Tokyo, JP", v}
+	}
+	k := LocKey{Type: v[:2]}
+	if len(v) > 2 && v[2] >= '0' && v[2] <= '9' {
+		af := int64(v[2] - '0')
+		k.AF = &af
+	}
+	if len(v) > 3 {
+		name := v[3:]
+		k.Name = &name
+	}
+	return k, nil
 }
 
 // ParseTime reads ISO 8601: with or without fraction, "Z", an offset or

@@ -143,3 +143,30 @@ func QuotePlus(s string) string {
 	}
 	return sb.String()
 }
+
+// Compact appends the JSON text s without the spaces PostgreSQL puts after
+// ':' and ',' (strings are copied as they are), as Python's compact
+// separators write it.
+func Compact(b []byte, s string) []byte {
+	inString, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}

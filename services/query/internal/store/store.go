@@ -64,6 +64,9 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 	cols := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
 		cols[i] = f.Column
+		if q.Hidden[f.Name] {
+			cols[i] = "NULL"
+		}
 	}
 	order := make([]string, 0, len(q.Order)+1)
 	for _, o := range q.Order {
@@ -109,6 +112,10 @@ func (pg *Page) prepare() {
 			pg.dest[i] = new(time.Time)
 		case endpoint.Bool:
 			pg.dest[i] = new(bool)
+		case endpoint.JSON, endpoint.Probes:
+			pg.dest[i] = new(*string)
+		case endpoint.Strings:
+			pg.dest[i] = new([]string)
 		default:
 			pg.dest[i] = new(string)
 		}
@@ -144,6 +151,27 @@ func (pg *Page) Next(b []byte) (_ []byte, ok bool, err error) {
 			b = jsonenc.Bool(b, *v)
 		case *string:
 			b = jsonenc.String(b, *v)
+		case *[]string:
+			b = append(b, '[')
+			for j, x := range *v {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = jsonenc.String(b, x)
+			}
+			b = append(b, ']')
+		case **string:
+			switch {
+			case *v == nil:
+				b = append(b, "null"...)
+			case pg.fields[i].Kind == endpoint.Probes:
+				if b, err = probes(b, **v); err != nil {
+					pg.rows.Close()
+					return b, false, err
+				}
+			default:
+				b = jsonenc.Compact(b, **v)
+			}
 		}
 	}
 	return append(b, '}'), true, nil
@@ -182,6 +210,22 @@ func whereClause(q *endpoint.Query) ([]string, []any) {
 			where = append(where, c+" ILIKE "+arg("%"+likeEscape.Replace(f.Values[0].(string))+"%"))
 		case endpoint.Contains:
 			where = append(where, c+" LIKE "+arg("%"+likeEscape.Replace(f.Values[0].(string))+"%"))
+		case endpoint.LocationKey:
+			var alts []string
+			for _, v := range f.Values {
+				k := v.(endpoint.LocKey)
+				conds := []string{c + ".type = " + arg(k.Type)}
+				if k.AF != nil {
+					conds = append(conds, c+".af = "+arg(*k.AF))
+				}
+				if k.Name != nil {
+					conds = append(conds, c+".name = "+arg(*k.Name))
+				}
+				alts = append(alts, "("+strings.Join(conds, " AND ")+")")
+			}
+			where = append(where, "("+strings.Join(alts, " OR ")+")")
+		case endpoint.WhenTrue:
+			where = append(where, "("+c+")")
 		case endpoint.Search:
 			term := f.Values[0].(string)
 			number := term
