@@ -10,9 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,41 +22,12 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// start builds and runs a service binary with env, stopped with SIGTERM at the end.
-func start(t *testing.T, name string, env map[string]string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ihr-go/ihr/services/"+name+"/cmd/"+name).CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "IHR_"+strings.ToUpper(name)+"_ADDR="+addr)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	logs := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("%s did not stop cleanly: %v\n%s", name, err, logs)
-		}
-	})
-	url := "http://" + addr
-	testkit.WaitStatus(t, url+"/readyz", http.StatusOK)
-	return url
-}
-
 func TestHegemonyBothWays(t *testing.T) {
 	env := testkit.ServiceEnv(t, testkit.NewDB(t))
 	env["IHR_INGEST_OPEN"] = "true"
-	query := start(t, "query", env)
-	ingestion := start(t, "ingestion", env)
-	gateway := start(t, "gateway", map[string]string{"IHR_QUERY_URL": query, "IHR_INGESTION_URL": ingestion,
+	query := testkit.StartBinary(t, "query", env)
+	ingestion := testkit.StartBinary(t, "ingestion", env)
+	gateway := testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query, "IHR_INGESTION_URL": ingestion,
 		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t)})
 
 	bus, err := natsx.Connect(context.Background(), config.NATS{URL: env["IHR_NATS_URL"], Prefix: env["IHR_NATS_PREFIX"]}, false, "spine", slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -1,4 +1,7 @@
-package main
+// Package golden replays the golden corpus, answers recorded from the
+// legacy implementations on a fixed dataset, against the real query and
+// gateway binaries (../shared/reference/golden/README.md says how to compare).
+package golden
 
 import (
 	"bufio"
@@ -10,18 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/pkg/testkit"
-	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 )
 
-// The golden corpus: answers recorded from the legacy implementations on a
-// fixed dataset (../shared/reference/golden/README.md says how to compare).
 func golden(t *testing.T) string {
 	return filepath.Join(testkit.RepoRoot(t), "..", "shared", "reference", "golden")
 }
@@ -45,13 +43,6 @@ func goldenCases(t *testing.T) []goldenCase {
 	return cases
 }
 
-// served reports whether target's endpoint is one the service implements.
-func served(target string) bool {
-	path, _, _ := strings.Cut(strings.TrimPrefix(target, "/ihr/api/"), "?")
-	path = strings.TrimSuffix(path, "/")
-	return slices.ContainsFunc(endpoint.All(), func(e *endpoint.Endpoint) bool { return e.Path == path })
-}
-
 var hostPrefix = regexp.MustCompile(`"(next|previous)":"https?://[^/"]+`)
 
 func TestGoldenCorpus(t *testing.T) {
@@ -62,7 +53,9 @@ func TestGoldenCorpus(t *testing.T) {
 	}
 	env := testkit.ServiceEnv(t, db)
 	env["IHR_PAGE_SIZE"] = "100"
-	svc := testkit.StartService(t, "query", service.Runner(spec()), env)
+	query := testkit.StartBinary(t, "query", env)
+	gateway := testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
+		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)})
 	unordered := map[string]bool{}
 	if b, err := os.ReadFile(filepath.Join(golden(t), "unordered.txt")); err == nil {
 		for _, id := range strings.Fields(string(b)) {
@@ -72,12 +65,9 @@ func TestGoldenCorpus(t *testing.T) {
 
 	passed, total := map[string]int{}, map[string]int{}
 	for _, c := range goldenCases(t) {
-		if !served(c.target) {
-			continue
-		}
 		ep := c.id[:strings.LastIndexByte(c.id, '-')]
 		total[ep]++
-		if msg := compare(t, svc.URL, c, unordered[c.id]); msg != "" {
+		if msg := compare(t, gateway, c, unordered[c.id]); msg != "" {
 			t.Errorf("%s %s: %s", c.id, c.target, msg)
 			continue
 		}
@@ -91,8 +81,13 @@ func TestGoldenCorpus(t *testing.T) {
 	for _, ep := range eps {
 		t.Logf("golden %-26s %2d/%d passed", ep, passed[ep], total[ep])
 	}
-	if len(eps) == 0 {
-		t.Fatal("no golden request was checked")
+	n := 0
+	for _, p := range passed {
+		n += p
+	}
+	t.Logf("golden: %d of %d requests passed", n, len(goldenCases(t)))
+	if len(eps) < 18 {
+		t.Errorf("requests of %d endpoints checked, want all 18", len(eps))
 	}
 }
 
