@@ -45,7 +45,9 @@ func goldenCases(t *testing.T) []goldenCase {
 
 var hostPrefix = regexp.MustCompile(`"(next|previous)":"https?://[^/"]+`)
 
-func TestGoldenCorpus(t *testing.T) {
+// stack loads the golden dataset into a scratch database and starts the
+// query (page size 100, as recorded) and gateway binaries on it.
+func stack(t *testing.T) string {
 	db := testkit.NewDB(t)
 	data := filepath.Join(golden(t), "..", "golden-dataset.sql")
 	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", data, db).CombinedOutput(); err != nil {
@@ -54,8 +56,12 @@ func TestGoldenCorpus(t *testing.T) {
 	env := testkit.ServiceEnv(t, db)
 	env["IHR_PAGE_SIZE"] = "100"
 	query := testkit.StartBinary(t, "query", env)
-	gateway := testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
+	return testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
 		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)})
+}
+
+func TestGoldenCorpus(t *testing.T) {
+	gateway := stack(t)
 	unordered := map[string]bool{}
 	if b, err := os.ReadFile(filepath.Join(golden(t), "unordered.txt")); err == nil {
 		for _, id := range strings.Fields(string(b)) {
@@ -189,4 +195,17 @@ func errorShape(body string) string {
 	sort.Strings(keys)
 	detail, _ := m["detail"].(string)
 	return fmt.Sprintf("keys %v detail %q unexpected %v", keys, detail, m["unexpected"])
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "application/json, text/plain, */*")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
