@@ -10,7 +10,7 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test build lint db-migrate db-reset docker bench bench-data bench-ingest
+.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,8 +21,14 @@ run: build ## init + migrate the database, load demo data if empty, start every 
 stop: ## stop the services started by make run
 	@scripts/dev/down.sh
 
-test: ## run every test (needs PostgreSQL, Redis and NATS running)
+test: ## run every test (needs PostgreSQL, Redis and NATS running), then each fuzz target briefly
 	go test -count=1 -timeout 15m $(PACKAGES)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+FUZZTIME ?= 60s
+fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages)
+	go test -run NONE -fuzz FuzzQueryString -fuzztime $(FUZZTIME) ./services/query/cmd/query
+	go test -run NONE -fuzz FuzzDecodeHegemonyRows -fuzztime $(FUZZTIME) ./pkg/events
 
 build: ## build the binaries into bin/
 	@mkdir -p bin

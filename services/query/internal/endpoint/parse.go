@@ -7,7 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
+
+// MaxPage bounds page numbers so offsets stay far from overflow.
+const MaxPage = 1_000_000_000
 
 // Pair is one query parameter as sent, in request order.
 type Pair struct{ Key, Value string }
@@ -113,6 +117,8 @@ func Parse(e *Endpoint, pairs []Pair) (*Query, error) {
 			errs = append(errs, intError("page", v))
 		case n < 1:
 			errs = append(errs, TypeError{"greater_than_equal", [2]string{"query", "page"}, "Input should be greater than or equal to 1", v})
+		case n > MaxPage:
+			errs = append(errs, TypeError{"less_than_equal", [2]string{"query", "page"}, "Input should be less than or equal to " + strconv.Itoa(MaxPage), v})
 		default:
 			q.Page = n
 		}
@@ -253,6 +259,9 @@ func parseValues(p Param, v string) ([]any, *TypeError) {
 
 func parseValue(p Param, v string) (any, *TypeError) {
 	loc := [2]string{"query", p.Name}
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		return nil, &TypeError{"string_unicode", loc, "Input should be a valid string: UTF-8 without NUL characters", v}
+	}
 	if p.Op == LocationKey {
 		return parseLocKey(loc, v)
 	}
