@@ -10,6 +10,7 @@ import (
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/ihr-go/ihr/services/query/internal/httpapi"
+	"github.com/ihr-go/ihr/services/query/internal/openapi"
 	"github.com/ihr-go/ihr/services/query/internal/results"
 	"github.com/ihr-go/ihr/services/query/internal/store"
 	"go.opentelemetry.io/otel/metric"
@@ -40,6 +41,9 @@ func spec() service.Spec[settings] {
 
 func main() { service.Main(spec()) }
 
+// apiVersion is the version the OpenAPI document announces.
+const apiVersion = "3.0.0"
+
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
 	pool, err := rt.Postgres(ctx, s.db)
 	if err != nil {
@@ -59,6 +63,10 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	f := &results.Follower{Bus: bus, Log: rt.Log, Events: seen}
 	rt.Go(func() { f.Run(ctx) })
-	api := &httpapi.API{Store: store.New(pool), PageSize: s.pageSize, Log: rt.Log}
+	doc, err := openapi.Document(endpoint.All(), apiVersion, s.pageSize)
+	if err != nil {
+		return nil, err
+	}
+	api := &httpapi.API{Store: store.New(pool), PageSize: s.pageSize, Log: rt.Log, OpenAPI: doc}
 	return api.Handler(endpoint.All()), nil
 }

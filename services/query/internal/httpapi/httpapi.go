@@ -30,6 +30,8 @@ type API struct {
 	Store    *store.Postgres
 	PageSize int
 	Log      *slog.Logger
+	// OpenAPI is the document served at /ihr/api/openapi.json (and the legacy swagger.json).
+	OpenAPI []byte
 }
 
 // Handler routes every endpoint, with and without its trailing slash.
@@ -40,6 +42,12 @@ func (a *API) Handler(endpoints []*endpoint.Endpoint) http.Handler {
 		mux.Handle("GET "+Prefix+e.Path+"/", h)
 		mux.Handle("GET "+Prefix+e.Path, h)
 	}
+	doc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.OpenAPI)
+	})
+	mux.Handle("GET "+Prefix+"openapi.json", doc)
+	mux.Handle("GET "+Prefix+"swagger.json", doc)
 	mux.Handle("/", apierr.NotFoundHandler())
 	return mux
 }
