@@ -234,8 +234,11 @@ func whereClause(q *endpoint.Query) ([]string, []any) {
 					number = term[2:]
 				}
 			}
-			where = append(where, "("+c+".number::text LIKE "+arg("%"+likeEscape.Replace(number)+"%")+
-				" OR "+c+".name ILIKE "+arg("%"+likeEscape.Replace(term)+"%")+")")
+			// The concatenation holds both: filtering on it first lets the
+			// trigram index ihrx_asn_search_trgm serve the search.
+			numberArg := arg("%" + likeEscape.Replace(number) + "%")
+			where = append(where, "("+c+".number::text || ' ' || "+c+".name) ILIKE "+numberArg,
+				"("+c+".number::text LIKE "+numberArg+" OR "+c+".name ILIKE "+arg("%"+likeEscape.Replace(term)+"%")+")")
 		}
 	}
 	return where, args
