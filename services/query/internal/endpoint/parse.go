@@ -38,6 +38,8 @@ type Query struct {
 	Latest bool
 	// Hidden names fields a Switch parameter turned off: they are null.
 	Hidden map[string]bool
+	// Format is "json" (the legacy envelope) or "csv" (a header row, then one row per result).
+	Format string
 }
 
 // LocKey is one location key: a type, and an address family and name when given.
@@ -104,11 +106,13 @@ func Parse(e *Endpoint, pairs []Pair) (*Query, error) {
 			delete(values, k)
 		}
 	}
-	if v, ok := values["format"]; ok && v != "json" {
-		return nil, &RuleError{Detail: "Unsupported format " + strconv.Quote(v) + ": only json is available."}
+	q := &Query{Endpoint: e, Page: 1, Format: "json"}
+	if v, ok := values["format"]; ok {
+		if v != "json" && v != "csv" {
+			return nil, &RuleError{Detail: "Unsupported format " + strconv.Quote(v) + ": use json or csv."}
+		}
+		q.Format = v
 	}
-
-	q := &Query{Endpoint: e, Page: 1}
 	var errs TypeErrors
 	if v, ok := values["page"]; ok {
 		n, err := strconv.Atoi(v)

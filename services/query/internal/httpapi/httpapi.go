@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,10 @@ func (a *API) serve(e *endpoint.Endpoint) http.Handler {
 			return
 		}
 		defer page.Close()
+		if q.Format == "csv" {
+			a.streamCSV(w, r, q, page, pairs)
+			return
+		}
 		a.stream(w, r, q, page, pairs)
 	})
 }
@@ -110,6 +115,48 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, 
 	}
 	b = append(b, "]}"...)
 	_, _ = w.Write(b)
+}
+
+// streamCSV writes a page as CSV: a header row, then a row per result.
+// The total count and the neighbouring pages travel in headers.
+func (a *API) streamCSV(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) {
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(q.Endpoint.Path, "/", "_")+`.csv"`)
+	h.Set("X-Total-Count", strconv.FormatInt(page.Count, 10))
+	var links []string
+	if int64(q.Page)*int64(a.PageSize) < page.Count {
+		links = append(links, "<"+pageURL(r, pairs, q.Page+1)+`>; rel="next"`)
+	}
+	if q.Page > 1 {
+		links = append(links, "<"+pageURL(r, pairs, q.Page-1)+`>; rel="prev"`)
+	}
+	if len(links) > 0 {
+		h.Set("Link", strings.Join(links, ", "))
+	}
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	fields := q.Endpoint.Fields
+	header := make([]string, len(fields))
+	for i, f := range fields {
+		header[i] = f.Name
+	}
+	_ = cw.Write(header)
+	record := make([]string, len(fields))
+	for {
+		ok, err := page.NextRecord(record)
+		if err != nil {
+			a.Log.ErrorContext(r.Context(), "response aborted", "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		if !ok {
+			break
+		}
+		if err := cw.Write(record); err != nil {
+			return // client gone
+		}
+	}
+	cw.Flush()
 }
 
 func (a *API) fail(ctx context.Context, w http.ResponseWriter, err error) {
@@ -174,6 +221,11 @@ func link(b []byte, r *http.Request, pairs []endpoint.Pair, page int, ok bool) [
 	if !ok {
 		return append(b, "null"...)
 	}
+	return jsonenc.String(b, pageURL(r, pairs, page))
+}
+
+// pageURL is the request's URL for another page.
+func pageURL(r *http.Request, pairs []endpoint.Pair, page int) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -204,5 +256,5 @@ func link(b []byte, r *http.Request, pairs []endpoint.Pair, page int, ok bool) [
 		}
 		sb.WriteString("page=" + strconv.Itoa(page))
 	}
-	return jsonenc.String(b, sb.String())
+	return sb.String()
 }

@@ -122,59 +122,95 @@ func (pg *Page) prepare() {
 	}
 }
 
-// Next appends the next item's JSON to b; ok is false after the last one.
-func (pg *Page) Next(b []byte) (_ []byte, ok bool, err error) {
+// scan reads the next row into pg.dest; ok is false after the last one.
+func (pg *Page) scan() (ok bool, err error) {
 	if pg.rows == nil {
-		return b, false, nil
+		return false, nil
 	}
-	if !pg.ready {
-		if !pg.rows.Next() {
-			pg.rows.Close()
-			return b, false, pg.rows.Err()
-		}
+	if !pg.ready && !pg.rows.Next() {
+		pg.rows.Close()
+		return false, pg.rows.Err()
 	}
 	pg.ready = false
 	if err := pg.rows.Scan(pg.dest...); err != nil {
 		pg.rows.Close()
+		return false, err
+	}
+	return true, nil
+}
+
+// Next appends the next item's JSON to b; ok is false after the last one.
+func (pg *Page) Next(b []byte) (_ []byte, ok bool, err error) {
+	if ok, err = pg.scan(); !ok {
 		return b, false, err
 	}
 	for i, d := range pg.dest {
 		b = append(b, pg.keys[i]...)
-		switch v := d.(type) {
-		case *int64:
-			b = jsonenc.Int(b, *v)
-		case *float64:
-			b = jsonenc.Float(b, *v)
-		case *time.Time:
-			b = jsonenc.Time(b, *v)
-		case *bool:
-			b = jsonenc.Bool(b, *v)
-		case *string:
-			b = jsonenc.String(b, *v)
-		case *[]string:
-			b = append(b, '[')
-			for j, x := range *v {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = jsonenc.String(b, x)
-			}
-			b = append(b, ']')
-		case **string:
-			switch {
-			case *v == nil:
-				b = append(b, "null"...)
-			case pg.fields[i].Kind == endpoint.Probes:
-				if b, err = probes(b, **v); err != nil {
-					pg.rows.Close()
-					return b, false, err
-				}
-			default:
-				b = jsonenc.Compact(b, **v)
-			}
+		if b, err = pg.value(b, i, d); err != nil {
+			pg.rows.Close()
+			return b, false, err
 		}
 	}
 	return append(b, '}'), true, nil
+}
+
+// NextRecord fills record (one string per field) with the next row for
+// CSV; ok is false after the last one. Strings are raw, other values as in JSON.
+func (pg *Page) NextRecord(record []string) (ok bool, err error) {
+	if ok, err = pg.scan(); !ok {
+		return false, err
+	}
+	var b []byte
+	for i, d := range pg.dest {
+		switch v := d.(type) {
+		case *string:
+			record[i] = *v
+			continue
+		case *time.Time:
+			record[i] = strings.Trim(string(jsonenc.Time(b[:0], *v)), `"`)
+			continue
+		}
+		if b, err = pg.value(b[:0], i, d); err != nil {
+			pg.rows.Close()
+			return false, err
+		}
+		record[i] = string(b)
+	}
+	return true, nil
+}
+
+// value appends the JSON of the scanned value d of field i.
+func (pg *Page) value(b []byte, i int, d any) ([]byte, error) {
+	switch v := d.(type) {
+	case *int64:
+		return jsonenc.Int(b, *v), nil
+	case *float64:
+		return jsonenc.Float(b, *v), nil
+	case *time.Time:
+		return jsonenc.Time(b, *v), nil
+	case *bool:
+		return jsonenc.Bool(b, *v), nil
+	case *string:
+		return jsonenc.String(b, *v), nil
+	case *[]string:
+		b = append(b, '[')
+		for j, x := range *v {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = jsonenc.String(b, x)
+		}
+		return append(b, ']'), nil
+	case **string:
+		switch {
+		case *v == nil:
+			return append(b, "null"...), nil
+		case pg.fields[i].Kind == endpoint.Probes:
+			return probes(b, **v)
+		}
+		return jsonenc.Compact(b, **v), nil
+	}
+	return b, fmt.Errorf("field %s: unexpected value %T", pg.fields[i].Name, d)
 }
 
 // Close releases the rows of a page not read to the end.
