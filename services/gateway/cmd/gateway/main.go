@@ -61,5 +61,7 @@ func start(_ context.Context, rt *service.Runtime, s settings) (http.Handler, er
 		}
 		rt.Health.Add(up.name, up.critical, health.HTTPProbe(probe, target.JoinPath("/healthz").String()))
 	}
+	// The site root leads to the API documentation, as the legacy API's did.
+	mux.Handle("GET /{$}", http.RedirectHandler("/ihr/api/docs", http.StatusTemporaryRedirect))
 	return mux, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/services/query/internal/docs"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/ihr-go/ihr/services/query/internal/jsonenc"
 	"github.com/ihr-go/ihr/services/query/internal/store"
@@ -49,6 +50,7 @@ func (a *API) Handler(endpoints []*endpoint.Endpoint) http.Handler {
 	})
 	mux.Handle("GET "+Prefix+"openapi.json", doc)
 	mux.Handle("GET "+Prefix+"swagger.json", doc)
+	docs.Routes(mux, Prefix)
 	mux.Handle("/", apierr.NotFoundHandler())
 	return mux
 }
