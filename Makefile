@@ -10,7 +10,7 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest
+.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,7 +50,10 @@ db-reset: ## drop, recreate and migrate the development database
 docker: ## build one image per service (needs a Docker engine)
 	@for s in $(BINARIES); do docker build -f deployments/Dockerfile --build-arg SERVICE=$$s -t ihr/$$s:dev . || exit 1; done
 
-bench: bench-ingest ## run every benchmark (figures go to docs/benchmarks.md by hand)
+bench: bench-ingest bench-read ## run every benchmark (figures go to docs/benchmarks.md by hand)
+
+bench-read: build ## the five read queries of bench-queries.md: wrk vs their SQL floor via pgbench (needs make bench-data)
+	scripts/bench/read.sh
 
 bench-ingest: ## publish 2M hegemony rows through JetStream and compare with a plain COPY (IHR_BENCH_ROWS to change)
 	cd tests && go test -tags bench -count=1 -timeout 60m -run TestBenchIngest -v ./bench

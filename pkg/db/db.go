@@ -28,6 +28,9 @@ func Open(ctx context.Context, cfg config.Postgres, app string, tp trace.TracerP
 	rp["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	rp["application_name"] = app
 	rp["timezone"] = "UTC"
+	// Parameters change plans a lot (a network with ten rows or ten million):
+	// plan every execution for its values rather than reuse a generic plan.
+	rp["plan_cache_mode"] = "force_custom_plan"
 	pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithMeterProvider(mp),
 		otelpgx.WithTrimSQLInSpanName())
 	pool, err := pgxpool.NewWithConfig(ctx, pc)

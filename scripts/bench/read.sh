@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Read benchmark: the five queries of ../shared/reference/bench-queries.md on
+# the benchmark dataset (make bench-data), through the query service with wrk
+# at 16 and 64 connections, each next to its SQL floor (the SQL the legacy
+# API sends: a count and the page) through pgbench in the same run.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/bench/read.sh [--seconds N]
+
+Needs the benchmark database (make bench-data; BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable), bin/query
+(make build), wrk and pgbench. Prints a markdown table for docs/benchmarks.md.
+USAGE
+}
+seconds=20
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+for cmd in wrk pgbench; do
+  command -v "$cmd" >/dev/null || { echo "bench: $cmd is missing (apt-get install -y wrk postgresql-client)" >&2; exit 1; }
+done
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+db="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable}"
+"$root/scripts/db/migrate.sh" --database-url "$db" up >/dev/null
+work=$(mktemp -d)
+port=18181
+IHR_DATABASE_URL="$db" IHR_QUERY_ADDR="127.0.0.1:$port" IHR_LOG_LEVEL=error IHR_NATS_STORE_DIR="$work/nats" \
+  "$root/bin/query" >"$work/query.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
+  sleep 0.2
+done
+
+heg_where() { # from to
+  echo "h.originasn_id IN (2497) AND h.af = 4 AND h.timebin >= '$1' AND h.timebin <= '$2'"
+}
+heg_sql() {
+  local from="FROM ihr_hegemony h JOIN ihr_asn a ON a.number = h.asn_id JOIN ihr_asn o ON o.number = h.originasn_id"
+  echo "SELECT count(*) $from WHERE $(heg_where "$1" "$2");"
+  echo "SELECT h.timebin, h.originasn_id, h.asn_id, h.hege, h.af, a.name, o.name $from WHERE $(heg_where "$1" "$2") LIMIT 100000;"
+}
+keys="((e.type = 'CT' AND e.af = 4 AND e.name = 'Singapore, Central Singapore, SG') OR (e.type = 'CT' AND e.af = 4 AND e.name = 'Ashburn, Virginia, US') OR (e.type = 'CT' AND e.af = 4 AND e.name = 'London, England, GB') OR (e.type = 'AS' AND e.af = 4 AND e.name = '15169') OR (e.type = 'AS' AND e.af = 4 AND e.name = '25152'))"
+delay_where="s.name IN ('2497') AND s.type = 'AS' AND $keys AND d.timebin >= '2026-11-25T00:00:00Z' AND d.timebin <= '2026-11-28T00:00:00Z'"
+delay_from="FROM ihr_atlas_delay d JOIN ihr_atlas_location s ON s.id = d.startpoint_id JOIN ihr_atlas_location e ON e.id = d.endpoint_id"
+
+declare -A url sql
+url[heg1d]="hegemony/?originasn=2497&timebin__gte=2026-11-25T00:00:00Z&timebin__lte=2026-11-26T00:00:00Z&af=4"
+sql[heg1d]=$(heg_sql 2026-11-25T00:00:00Z 2026-11-26T00:00:00Z)
+url[heg7d]="hegemony/?originasn=2497&timebin__gte=2026-11-23T00:00:00Z&timebin__lte=2026-11-29T23:45:00Z&af=4"
+sql[heg7d]=$(heg_sql 2026-11-23T00:00:00Z 2026-11-29T23:45:00Z)
+url[netnum]="networks/?number=2497"
+sql[netnum]="SELECT count(*) FROM ihr_asn WHERE number IN (2497);
+SELECT number, name, ashash, tartiflette, disco FROM ihr_asn WHERE number IN (2497) LIMIT 100000;"
+url[netsearch]="networks/?search=2497&ordering=number"
+sql[netsearch]="SELECT count(*) FROM ihr_asn WHERE number::text LIKE '%2497%' OR name ILIKE '%2497%';
+SELECT number, name, ashash, tartiflette, disco FROM ihr_asn WHERE number::text LIKE '%2497%' OR name ILIKE '%2497%' ORDER BY number LIMIT 100000;"
+url[delay]="network_delay/?startpoint_name=2497&startpoint_type=AS&endpoint_key=CT4Singapore,%20Central%20Singapore,%20SG%7CCT4Ashburn,%20Virginia,%20US%7CCT4London,%20England,%20GB%7CAS415169%7CAS425152&timebin__gte=2026-11-25T00:00:00Z&timebin__lte=2026-11-28T00:00:00Z&ordering=timebin"
+sql[delay]="SELECT count(*) $delay_from WHERE $delay_where;
+SELECT d.timebin, s.type, s.name, s.af, e.type, e.name, e.af, d.median, d.nbtracks, d.nbprobes, d.entropy, d.hop, d.nbrealrtts $delay_from WHERE $delay_where ORDER BY d.timebin LIMIT 100000;"
+
+echo "| name | response bytes | SQL floor req/s, 16 (64) | ours req/s, 16 (64) | ours / floor at 16 | errors or non-2xx at 64 |"
+echo "|---|---|---|---|---|---|"
+for q in heg1d heg7d netnum netsearch delay; do
+  target="http://127.0.0.1:$port/ihr/api/${url[$q]}"
+  bytes=$(curl -fs "$target" | wc -c)
+  printf '%s\n' "${sql[$q]}" >"$work/$q.sql"
+  declare -A floor=() ours=()
+  errs=""
+  for c in 16 64; do
+    floor[$c]=$(pgbench -n -f "$work/$q.sql" -c "$c" -j 2 -T "$seconds" "$db" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3}')
+    out=$(wrk -t2 -c"$c" -d"${seconds}s" --timeout 30s "$target")
+    ours[$c]=$(awk '/Requests\/sec/ {printf "%.1f", $2}' <<<"$out")
+    if [ "$c" = 64 ]; then
+      errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
+      [ "$q" = heg7d ] && rss=$(awk '/VmHWM/ {printf "%d MB", $2/1024}' "/proc/$pid/status")
+    fi
+  done
+  ratio=$(awk -v a="${ours[16]}" -v b="${floor[16]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+  echo "| $q | $bytes | ${floor[16]} (${floor[64]}) | ${ours[16]} (${ours[64]}) | ${ratio}× | ${errs:-none} |"
+done
+echo
+echo "query service peak RSS after heg7d: ${rss:-unknown}"
