@@ -22,12 +22,17 @@ func Float(b []byte, f float64) []byte {
 	case f < -1.7976931348623157e308:
 		return append(b, "-Infinity"...)
 	}
+	// One conversion to the shortest digits, then Python's layout of them.
 	var buf [32]byte
-	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // -d.ddde±XX
-	mant, exp := e, 0
-	if i := indexByte(e, 'e'); i >= 0 {
-		mant = e[:i]
-		exp, _ = strconv.Atoi(string(e[i+1:]))
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // [-]d[.ddd]e±XX
+	neg := e[0] == '-'
+	if neg {
+		e = e[1:]
+	}
+	i := indexByte(e, 'e')
+	mant, exp := e[:i], atoi(e[i+1:])
+	if neg {
+		b = append(b, '-')
 	}
 	if exp < -4 || exp >= 16 {
 		b = append(b, mant...)
@@ -43,12 +48,45 @@ func Float(b []byte, f float64) []byte {
 		}
 		return strconv.AppendInt(b, int64(exp), 10)
 	}
-	start := len(b)
-	b = strconv.AppendFloat(b, f, 'f', -1, 64)
-	if indexByte(b[start:], '.') < 0 {
-		b = append(b, ".0"...)
+	digits := make([]byte, 0, 20)
+	digits = append(digits, mant[0])
+	if len(mant) > 2 {
+		digits = append(digits, mant[2:]...) // skip the '.'
 	}
-	return b
+	if exp < 0 { // 0.000ddd
+		b = append(b, '0', '.')
+		for range -exp - 1 {
+			b = append(b, '0')
+		}
+		return append(b, digits...)
+	}
+	if len(digits) <= exp+1 { // integral: ddd000.0
+		b = append(b, digits...)
+		for range exp + 1 - len(digits) {
+			b = append(b, '0')
+		}
+		return append(b, '.', '0')
+	}
+	b = append(b, digits[:exp+1]...)
+	b = append(b, '.')
+	return append(b, digits[exp+1:]...)
+}
+
+// atoi reads a small signed decimal exponent.
+func atoi(s []byte) int {
+	n, neg := 0, false
+	for _, c := range s {
+		switch {
+		case c == '-':
+			neg = true
+		case c >= '0' && c <= '9':
+			n = n*10 + int(c-'0')
+		}
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 func indexByte(b []byte, c byte) int {
@@ -63,14 +101,36 @@ func indexByte(b []byte, c byte) int {
 // Time appends t in UTC as "2024-05-01T00:15:00Z", with microseconds only
 // when they are not zero.
 func Time(b []byte, t time.Time) []byte {
-	b = append(b, '"')
 	t = t.UTC()
-	if t.Nanosecond()/1000 != 0 {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000000")
-	} else {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	b = append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, min, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if us := t.Nanosecond() / 1000; us != 0 {
+		b = append(b, '.')
+		b = appendDigits(b, us, 6)
 	}
 	return append(b, 'Z', '"')
+}
+
+// appendDigits appends n zero-padded to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var buf [8]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 // String appends s as a JSON string: quotes, backslashes and control

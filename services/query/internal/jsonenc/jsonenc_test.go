@@ -1,7 +1,11 @@
 package jsonenc
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +61,42 @@ func TestQuotePlus(t *testing.T) {
 	}
 	if got := QuotePlus("Förde"); got != "F%C3%B6rde" {
 		t.Errorf("got %s", got)
+	}
+}
+
+// reference is the straightforward layout of Python's repr: the shortest
+// digits in 'e' form decide the notation, strconv's 'f' writes the fixed one.
+func reference(f float64) string {
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
+	if exp < -4 || exp >= 16 {
+		m := e[:strings.IndexByte(e, 'e')]
+		sign, n := "+", exp
+		if exp < 0 {
+			sign, n = "-", -exp
+		}
+		return fmt.Sprintf("%se%s%02d", m, sign, n)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+func TestFloatMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		f := math.Float64frombits(r.Uint64())
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		if got, want := string(Float(nil, f)), reference(f); got != want {
+			t.Fatalf("Float(%v) = %s, want %s", f, got, want)
+		}
+		g := r.Float64() * math.Pow(10, float64(r.IntN(40)-20))
+		if got, want := string(Float(nil, g)), reference(g); got != want {
+			t.Fatalf("Float(%v) = %s, want %s", g, got, want)
+		}
 	}
 }

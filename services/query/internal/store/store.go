@@ -31,7 +31,13 @@ type Page struct {
 	keys   [][]byte
 	dest   []any
 	ready  bool // a row was fetched and not encoded yet
+	// encoded remembers the JSON of short strings per field: names repeat
+	// on almost every row (a network's name, a location).
+	encoded []map[string][]byte
 }
+
+// encodedCacheSize bounds each field's string cache.
+const encodedCacheSize = 4096
 
 // Open counts the rows q matches and starts reading page q.Page of size
 // rows. Errors of the page query show here, before anything is sent.
@@ -97,6 +103,7 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 func (pg *Page) prepare() {
 	pg.keys = make([][]byte, len(pg.fields))
 	pg.dest = make([]any, len(pg.fields))
+	pg.encoded = make([]map[string][]byte, len(pg.fields))
 	for i, f := range pg.fields {
 		sep := ","
 		if i == 0 {
@@ -191,7 +198,7 @@ func (pg *Page) value(b []byte, i int, d any) ([]byte, error) {
 	case *bool:
 		return jsonenc.Bool(b, *v), nil
 	case *string:
-		return jsonenc.String(b, *v), nil
+		return pg.encodeString(b, i, *v), nil
 	case *[]string:
 		b = append(b, '[')
 		for j, x := range *v {
@@ -218,6 +225,26 @@ func (pg *Page) Close() {
 	if pg.rows != nil {
 		pg.rows.Close()
 	}
+}
+
+func (pg *Page) encodeString(b []byte, i int, s string) []byte {
+	if len(s) > 256 {
+		return jsonenc.String(b, s)
+	}
+	cache := pg.encoded[i]
+	if enc, ok := cache[s]; ok {
+		return append(b, enc...)
+	}
+	start := len(b)
+	b = jsonenc.String(b, s)
+	if cache == nil {
+		cache = map[string][]byte{}
+		pg.encoded[i] = cache
+	}
+	if len(cache) < encodedCacheSize {
+		cache[s] = append([]byte(nil), b[start:]...)
+	}
+	return b
 }
 
 // likeEscape makes s match itself literally inside a LIKE pattern.
