@@ -3,6 +3,7 @@ package golden
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -92,5 +93,28 @@ func TestWebsiteRequestShapes(t *testing.T) {
 		if got, w := results(t, body), results(t, string(want)); got != w {
 			t.Errorf("%s as the website sends it (%s):\n got  %.400s\n want %.400s", id, site, got, w)
 		}
+	}
+}
+
+func TestGatewayCompressesLargeAnswers(t *testing.T) {
+	gateway := stack(t)
+	req, _ := http.NewRequest("GET", gateway+"/ihr/api/networks/?ordering=number", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "br" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	if resp2.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip not used: %v", resp2.Header)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/health"
+	"github.com/ihr-go/ihr/pkg/httpx"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/gateway/internal/proxy"
 )
@@ -63,5 +64,5 @@ func start(_ context.Context, rt *service.Runtime, s settings) (http.Handler, er
 	}
 	// The site root leads to the API documentation, as the legacy API's did.
 	mux.Handle("GET /{$}", http.RedirectHandler("/ihr/api/docs", http.StatusTemporaryRedirect))
-	return mux, nil
+	return httpx.Compress(1024, mux), nil
 }

@@ -29,6 +29,11 @@ func New(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Ha
 			}
 		},
 		Transport: transport,
+		// The gateway sets the request id itself; upstream's copy would repeat it.
+		ModifyResponse: func(res *http.Response) error {
+			res.Header.Del("X-Request-Id")
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.WarnContext(r.Context(), "upstream failed", "upstream", target.Host, "err", err)
 			apierr.Write(w, apierr.Wrap(apierr.Unavailable, "upstream_unavailable",
