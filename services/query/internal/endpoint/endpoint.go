@@ -78,9 +78,12 @@ type Endpoint struct {
 	// OneOf lists parameters of which at least one is required; OneOfMsg is the legacy error.
 	OneOf    []string
 	OneOfMsg string
-	// Order is the default order and tie-break (SQL), appended to any requested ordering
-	// so pages never overlap.
+	// Order is the tie-break (SQL), appended to any requested ordering so
+	// pages never overlap.
 	Order string
+	// Ordered: the legacy API orders by Order even when asked for no order
+	// (cones, by time); elsewhere a single page comes in the database's order.
+	Ordered bool
 }
 
 // field returns the field named name.

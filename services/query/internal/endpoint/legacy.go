@@ -128,9 +128,10 @@ func HegemonyCones() *Endpoint {
 			{"conesize", "c.conesize", Int},
 			{"af", "c.af", Int},
 		},
-		Params: []Param{{"asn", "c.asn_id", In, Int}, {"af", "c.af", Eq, Int}},
-		Time:   timebin("c.timebin", "ihr_hegemonycone", 7),
-		Order:  "c.timebin, c.id",
+		Params:  []Param{{"asn", "c.asn_id", In, Int}, {"af", "c.af", Eq, Int}},
+		Time:    timebin("c.timebin", "ihr_hegemonycone", 7),
+		Order:   "c.timebin, c.id",
+		Ordered: true,
 	}
 }
 

@@ -83,7 +83,13 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 		}
 	}
 	order = append(order, e.Order)
-	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + e.From + cond + " ORDER BY " + strings.Join(order, ", ") +
+	orderBy := " ORDER BY " + strings.Join(order, ", ")
+	if len(q.Order) == 0 && !e.Ordered && pg.Count <= int64(size) {
+		// One page and no order asked for: as the legacy API, the database's
+		// order; the tie-break only keeps pages from overlapping.
+		orderBy = ""
+	}
+	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + e.From + cond + orderBy +
 		" LIMIT " + strconv.Itoa(size) + " OFFSET " + strconv.FormatInt(offset, 10)
 	rows, err := p.pool.Query(ctx, sql, args...)
 	if err != nil {
