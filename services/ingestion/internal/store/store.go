@@ -26,14 +26,8 @@ func New(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 // Committed reports whether the run of bin is in the ledger.
 func (p *Postgres) Committed(ctx context.Context, bin events.Bin) (bool, error) {
-	var found bool
-	err := p.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ingest_runs
-		WHERE dataset = $1 AND af = $2 AND timebin = $3 AND run_id = $4)`,
-		bin.Dataset, bin.AF, bin.Timebin, bin.RunID).Scan(&found)
-	if err != nil {
-		return false, fmt.Errorf("ledger lookup: %w", err)
-	}
-	return found, nil
+	_, done, err := p.committed(ctx, bin)
+	return done, err
 }
 
 // StageHegemony stores a batch; the same batch staged again is ignored.
