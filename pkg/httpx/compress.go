@@ -95,6 +95,9 @@ func (c *compressWriter) decide(large bool) error {
 	if large && c.status/100 == 2 && h.Get("Content-Encoding") == "" && typeCompressible(ct) {
 		h.Set("Content-Encoding", c.enc)
 		h.Del("Content-Length")
+		if tag := h.Get("ETag"); strings.HasPrefix(tag, `"`) {
+			h.Set("ETag", "W/"+tag) // the encoded bytes differ from what the tag names
+		}
 		if c.enc == "br" {
 			c.out = brotli.NewWriterLevel(c.ResponseWriter, 2)
 		} else {

@@ -67,6 +67,16 @@ url[delay]="network_delay/?startpoint_name=2497&startpoint_type=AS&endpoint_key=
 sql[delay]="SELECT count(*) $delay_from WHERE $delay_where;
 SELECT d.timebin, s.type, s.name, s.af, e.type, e.name, e.af, d.median, d.nbtracks, d.nbprobes, d.entropy, d.hop, d.nbrealrtts $delay_from WHERE $delay_where ORDER BY d.timebin LIMIT 100000;"
 
+# Memory: one 100,000-row page (AS174 as a transit over the week) must add
+# under 50 MB to the service's resident memory; streaming keeps it flat.
+rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+before=$(rss_kb VmRSS)
+page=$(curl -fs -w '%{size_download} %{time_total}' -o /dev/null \
+  "http://127.0.0.1:$port/ihr/api/hegemony/?asn=174&af=4&timebin__gte=2026-11-23T00:00:00Z&timebin__lte=2026-11-29T23:45:00Z")
+echo "100,000-row page: $(cut -d' ' -f1 <<<"$page") bytes in $(cut -d' ' -f2 <<<"$page") s;" \
+  "RSS $((before / 1024)) MB before, peak $(($(rss_kb VmHWM) / 1024)) MB"
+echo
+
 echo "| name | response bytes | SQL floor req/s, 16 (64) | ours req/s, 16 (64) | ours / floor at 16 | errors or non-2xx at 64 |"
 echo "|---|---|---|---|---|---|"
 for q in heg1d heg7d netnum netsearch delay; do

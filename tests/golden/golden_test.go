@@ -48,7 +48,13 @@ var hostPrefix = regexp.MustCompile(`"(next|previous)":"https?://[^/"]+`)
 // stack loads the golden dataset into a scratch database and starts the
 // query (page size 100, as recorded) and gateway binaries on it.
 func stack(t *testing.T) string {
-	db := testkit.NewDB(t)
+	gateway, _ := stackDB(t)
+	return gateway
+}
+
+// stackDB is stack that also returns the database URL.
+func stackDB(t *testing.T) (gateway, db string) {
+	db = testkit.NewDB(t)
 	data := filepath.Join(golden(t), "..", "golden-dataset.sql")
 	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", data, db).CombinedOutput(); err != nil {
 		t.Fatalf("load %s: %v\n%s", data, err, out)
@@ -57,7 +63,7 @@ func stack(t *testing.T) string {
 	env["IHR_PAGE_SIZE"] = "100"
 	query := testkit.StartBinary(t, "query", env)
 	return testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
-		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)})
+		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)}), db
 }
 
 func TestGoldenCorpus(t *testing.T) {

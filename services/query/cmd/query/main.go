@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/httpx"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/ihr-go/ihr/services/query/internal/httpapi"
@@ -21,6 +22,7 @@ type settings struct {
 	redisURL string
 	nats     config.NATS
 	pageSize int
+	etagMax  int
 }
 
 func spec() service.Spec[settings] {
@@ -33,6 +35,8 @@ func spec() service.Spec[settings] {
 				redisURL: config.ReadRedis(e),
 				nats:     config.ReadNATS(e),
 				pageSize: e.Int("IHR_PAGE_SIZE", 100000, 1, 1000000),
+				// Answers up to this size are held whole to be tagged (ETag, 304).
+				etagMax: e.Int("IHR_ETAG_MAX_BYTES", 1<<20, 0, 64<<20),
 			}
 		},
 		Start: start,
@@ -68,5 +72,5 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		return nil, err
 	}
 	api := &httpapi.API{Store: store.New(pool), PageSize: s.pageSize, Log: rt.Log, OpenAPI: doc}
-	return api.Handler(endpoint.All()), nil
+	return httpx.ETag(s.etagMax, api.Handler(endpoint.All())), nil
 }

@@ -1,0 +1,55 @@
+package golden
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ihr-go/ihr/pkg/testkit"
+)
+
+// TestRevalidation: an answer carries an ETag through the gateway (weak
+// once compressed), If-None-Match gets 304 with no body, and a change in the
+// data changes the tag.
+func TestRevalidation(t *testing.T) {
+	gateway, db := stackDB(t)
+	url := gateway + "/ihr/api/hegemony/?originasn=2497&af=4&timebin=2024-05-01T00:00:00Z"
+	do := func(accept, inm string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept-Encoding", accept)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decoding
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	plain, body := do("identity", "")
+	tag := plain.Header.Get("ETag")
+	if plain.StatusCode != 200 || !strings.HasPrefix(tag, `"`) || !strings.Contains(body, `"results":[{`) {
+		t.Fatalf("first answer: %d, ETag %q, %s", plain.StatusCode, tag, clip(body))
+	}
+	br, _ := do("br", "")
+	if br.Header.Get("Content-Encoding") != "br" || br.Header.Get("ETag") != "W/"+tag {
+		t.Errorf("compressed answer: %v", br.Header)
+	}
+	for _, inm := range []string{tag, "W/" + tag} {
+		for _, accept := range []string{"identity", "br"} {
+			resp, b := do(accept, inm)
+			if resp.StatusCode != http.StatusNotModified || b != "" {
+				t.Errorf("If-None-Match %s, %s: %d %q", inm, accept, resp.StatusCode, clip(b))
+			}
+		}
+	}
+	testkit.Exec(t, db, `UPDATE ihr_hegemony SET hege = hege / 2 WHERE originasn_id = 2497 AND af = 4 AND timebin = '2024-05-01T00:00:00Z'`)
+	changed, _ := do("identity", tag)
+	if changed.StatusCode != 200 || changed.Header.Get("ETag") == tag || changed.Header.Get("ETag") == "" {
+		t.Errorf("after a change: %d, ETag %q (was %q)", changed.StatusCode, changed.Header.Get("ETag"), tag)
+	}
+}
