@@ -41,18 +41,25 @@ type Bin struct {
 	AF         int       `json:"af"`
 	Timebin    time.Time `json:"timebin"`
 	BinSeconds int       `json:"bin_seconds"`
-	RunID      string    `json:"run_id"`
+	// Part splits a dataset's bin further (the metric of metis datasets).
+	Part  string `json:"part,omitempty"`
+	RunID string `json:"run_id"`
 }
 
-// Rows is a batch of a bin's rows (subject ihr.ingest.<dataset>.rows).
-type Rows[R any] struct {
+// BatchHeader is a batch without its rows.
+type BatchHeader struct {
 	Schema string `json:"schema"`
 	Bin
 	Producer Producer `json:"producer"`
 	BatchSeq int      `json:"batch_seq"`
 	// Complete marks a bin sent as this single batch: no bin message follows.
 	Complete bool `json:"bin_complete,omitempty"`
-	Rows     []R  `json:"rows"`
+}
+
+// Rows is a batch of a bin's rows (subject ihr.ingest.<dataset>.rows).
+type Rows[R any] struct {
+	BatchHeader
+	Rows []R `json:"rows"`
 }
 
 // BinComplete closes a bin (subject ihr.ingest.<dataset>.bin): the bin is
@@ -73,10 +80,13 @@ type Result struct {
 	// Replaced tells that an earlier run of the bin was replaced; PreviousRunID names it.
 	Replaced      bool   `json:"replaced"`
 	PreviousRunID string `json:"previous_run_id,omitempty"`
-	// Keys are the affected keys per kind (e.g. "originasn", "asn"), sorted.
-	// AllKeys replaces them when there are more than MaxResultKeys.
-	Keys        map[string][]int64 `json:"keys,omitempty"`
-	AllKeys     bool               `json:"all_keys,omitempty"`
+	// Keys are the affected numeric keys per field (e.g. "originasn",
+	// "asn"), sorted; TextKeys the others (countries, locations as
+	// CT4London, England, GB, identifiers as AS|2497). AllKeys replaces
+	// both when a field has more than MaxResultKeys.
+	Keys        map[string][]int64  `json:"keys,omitempty"`
+	TextKeys    map[string][]string `json:"text_keys,omitempty"`
+	AllKeys     bool                `json:"all_keys,omitempty"`
 	RowCount    int                `json:"row_count"`
 	CommittedAt time.Time          `json:"committed_at"`
 }
@@ -90,23 +100,30 @@ func BinSubject(dataset string) string     { return "ihr.ingest." + dataset + ".
 func ResultsSubject(dataset string) string { return "ihr.results." + dataset }
 
 // MsgID is the JetStream de-duplication id of a batch (seq >= 0) or of the
-// bin message (seq < 0): dataset:af:timebin_unix:run_id:batch_seq|complete.
+// bin message (seq < 0): dataset[/part]:af:timebin_unix:run_id:batch_seq|complete.
 func (b Bin) MsgID(seq int) string {
 	tail := "complete"
 	if seq >= 0 {
 		tail = strconv.Itoa(seq)
 	}
-	return fmt.Sprintf("%s:%d:%d:%s:%s", b.Dataset, b.AF, b.Timebin.Unix(), b.RunID, tail)
+	return fmt.Sprintf("%s:%d:%d:%s:%s", b.name(), b.AF, b.Timebin.Unix(), b.RunID, tail)
 }
 
 // ResultMsgID de-duplicates results events: one per committed run of a bin.
 func (b Bin) ResultMsgID() string {
-	return fmt.Sprintf("result:%s:%d:%d:%s", b.Dataset, b.AF, b.Timebin.Unix(), b.RunID)
+	return fmt.Sprintf("result:%s:%d:%d:%s", b.name(), b.AF, b.Timebin.Unix(), b.RunID)
 }
 
 // Key is the bin's identity without the run: the unit that a run replaces.
 func (b Bin) Key() string {
-	return fmt.Sprintf("%s:%d:%s", b.Dataset, b.AF, b.Timebin.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s:%d:%s", b.name(), b.AF, b.Timebin.UTC().Format(time.RFC3339))
+}
+
+func (b Bin) name() string {
+	if b.Part == "" {
+		return b.Dataset
+	}
+	return b.Dataset + "/" + b.Part
 }
 
 // Invalid is a message that can never be accepted: it goes to the DLQ.
@@ -138,20 +155,31 @@ func validRunID(s string) bool {
 }
 
 // check validates the bin fields against the dataset's declaration.
-func (b Bin) check(d Dataset) error {
+func (b Bin) check(d *Dataset) error {
+	part := d.PartField()
+	align := time.Duration(d.AlignSeconds()) * time.Second
+	offset := time.Duration(d.Offset) * time.Second
 	switch {
 	case b.Dataset != d.Name:
 		return invalid("dataset %q on a %s subject", b.Dataset, d.Name)
-	case b.AF != 4 && b.AF != 6:
+	case d.AF == AFNone && b.AF != 0:
+		return invalid("af must be 0 for %s (its table has no address family), got %d", d.Name, b.AF)
+	case d.AF != AFNone && b.AF != 4 && b.AF != 6:
 		return invalid("af must be 4 or 6, got %d", b.AF)
 	case b.BinSeconds != d.BinSeconds:
 		return invalid("bin_seconds must be %d for %s, got %d", d.BinSeconds, d.Name, b.BinSeconds)
 	case b.Timebin.IsZero():
 		return invalid("timebin missing")
-	case !b.Timebin.Equal(b.Timebin.Truncate(time.Duration(d.BinSeconds) * time.Second)):
-		return invalid("timebin %s is not aligned to %d s bins", b.Timebin.UTC().Format(time.RFC3339), d.BinSeconds)
+	case !b.Timebin.Add(-offset).Equal(b.Timebin.Add(-offset).Truncate(align)):
+		return invalid("timebin %s is not aligned to %s bins (multiples of %d s, plus %d s)", b.Timebin.UTC().Format(time.RFC3339), d.Name, d.AlignSeconds(), d.Offset)
 	case !validRunID(b.RunID):
 		return invalid("run_id must be 1 to 64 letters, digits, '-', '_' or '.'")
+	case part == nil && b.Part != "":
+		return invalid("%s bins have no part", d.Name)
+	case part != nil:
+		if err := part.text(b.Part); err != nil || b.Part == "" {
+			return invalid("part must name the bin's %s (%s)", part.JSON, strings.Join(part.Enum, ", "))
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/natsx"
@@ -34,18 +35,22 @@ type Publisher struct {
 	BatchRows int
 }
 
-// Hegemony publishes one bin of hegemony rows: batches, then bin_complete.
-func (p *Publisher) Hegemony(ctx context.Context, bin events.Bin, rows []events.HegemonyRow) ([]Receipt, error) {
+// Bin publishes one bin: its rows (a slice of the dataset's row type) in
+// batches, then bin_complete.
+func (p *Publisher) Bin(ctx context.Context, bin events.Bin, rows any) ([]Receipt, error) {
 	size := p.BatchRows
 	if size <= 0 || size > events.MaxBatchRows {
 		size = events.MaxBatchRows
 	}
+	rv := reflect.ValueOf(rows)
 	var receipts []Receipt
 	seq := 0
-	for start := 0; start < len(rows) || seq == 0; start += size {
-		batch := rows[start:min(start+size, len(rows))]
-		r, err := p.send(ctx, events.RowsSubject(bin.Dataset), bin.MsgID(seq), events.Rows[events.HegemonyRow]{
-			Schema: events.SchemaRows, Bin: bin, Producer: p.Producer, BatchSeq: seq, Rows: batch})
+	for start := 0; start < rv.Len() || seq == 0; start += size {
+		r, err := p.send(ctx, events.RowsSubject(bin.Dataset), bin.MsgID(seq), struct {
+			events.BatchHeader
+			Rows any `json:"rows"`
+		}{events.BatchHeader{Schema: events.SchemaRows, Bin: bin, Producer: p.Producer, BatchSeq: seq},
+			rv.Slice(start, min(start+size, rv.Len())).Interface()})
 		if err != nil {
 			return receipts, err
 		}
@@ -53,7 +58,7 @@ func (p *Publisher) Hegemony(ctx context.Context, bin events.Bin, rows []events.
 		seq++
 	}
 	r, err := p.send(ctx, events.BinSubject(bin.Dataset), bin.MsgID(-1), events.BinComplete{
-		Schema: events.SchemaBin, Bin: bin, Producer: p.Producer, BatchCount: seq, RowCount: len(rows)})
+		Schema: events.SchemaBin, Bin: bin, Producer: p.Producer, BatchCount: seq, RowCount: rv.Len()})
 	return append(receipts, r), err
 }
 

@@ -116,7 +116,7 @@ func TestBenchIngest(t *testing.T) {
 	pub := &publish.Publisher{Bus: bus, Propagator: propagation.TraceContext{}, Producer: events.Producer{Name: "bench"}}
 	start = time.Now()
 	for i, rows := range bins {
-		if _, err := pub.Hegemony(ctx, events.NewHegemonyBin(4, binTime(i), "bench"), rows); err != nil {
+		if _, err := pub.Bin(ctx, events.Hegemony.NewBin(4, binTime(i), "bench"), rows); err != nil {
 			t.Fatal(err)
 		}
 	}

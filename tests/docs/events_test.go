@@ -16,8 +16,8 @@ import (
 
 // decoders check an example with the decoder its kind uses in production.
 var decoders = map[string]func([]byte) error{
-	"rows":   func(b []byte) error { _, err := events.DecodeHegemonyRows(b); return err },
-	"bin":    func(b []byte) error { _, err := events.DecodeBinComplete(b, events.Hegemony); return err },
+	"rows":   func(b []byte) error { _, err := events.Hegemony.DecodeRows(b); return err },
+	"bin":    func(b []byte) error { _, err := events.Hegemony.DecodeBinComplete(b); return err },
 	"result": func(b []byte) error { _, err := events.DecodeResult(b); return err },
 }
 

@@ -40,7 +40,7 @@ func TestHegemonyBothWays(t *testing.T) {
 	timebin := time.Date(2026, 12, 2, 6, 45, 0, 0, time.UTC)
 	rows := []events.HegemonyRow{{OriginASN: 2497, ASN: 2497, Hege: 1}, {OriginASN: 2497, ASN: 3356, Hege: 0.25}, {OriginASN: 2497, ASN: 174, Hege: 1e-05}}
 	sent := time.Now()
-	if _, err := pub.Hegemony(context.Background(), events.NewHegemonyBin(4, timebin, "spine-1"), rows); err != nil {
+	if _, err := pub.Bin(context.Background(), events.Hegemony.NewBin(4, timebin, "spine-1"), rows); err != nil {
 		t.Fatal(err)
 	}
 	url := gateway + "/ihr/api/hegemony/?originasn=2497&timebin__gte=2026-12-02T06:45:00Z&timebin__lte=2026-12-02T06:45:00Z&ordering=asn"

@@ -100,11 +100,11 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			case <-time.After(time.Until(due)):
 			}
 		}
-		bin := events.NewHegemonyBin(*af, t, *runID)
-		if err := events.CheckBin(bin, events.Hegemony); err != nil {
+		bin := events.Hegemony.NewBin(*af, t, *runID)
+		if err := events.Hegemony.CheckBin(bin); err != nil {
 			return err
 		}
-		receipts, err := pub.Hegemony(ctx, bin, binRows[t])
+		receipts, err := pub.Bin(ctx, bin, binRows[t])
 		if err != nil {
 			return err
 		}

@@ -136,10 +136,10 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	r := newRig(t, nil)
 	r.start(t)
 	ctx := context.Background()
-	bin := events.NewHegemonyBin(4, t0, "run-1")
+	bin := events.Hegemony.NewBin(4, t0, "run-1")
 	rows := hegemonyRows(2497, 15169, 7922) // 9 rows: 3 batches of 3
 	start := time.Now()
-	if _, err := r.pub.Hegemony(ctx, bin, rows); err != nil {
+	if _, err := r.pub.Bin(ctx, bin, rows); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the bin's rows", func() bool { return r.count(t, "timebin = '2026-12-01T10:00:00Z'") == 9 })
@@ -169,7 +169,7 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	}
 
 	// A new run replaces the bin.
-	if _, err := r.pub.Hegemony(ctx, events.NewHegemonyBin(4, t0, "run-2"), hegemonyRows(2497)); err != nil {
+	if _, err := r.pub.Bin(ctx, events.Hegemony.NewBin(4, t0, "run-2"), hegemonyRows(2497)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the re-run", func() bool { return len(r.results(t)) == 2 })
@@ -194,7 +194,7 @@ func publishWithIDs(t *testing.T, r *rig, bin events.Bin, rows []events.Hegemony
 			t.Fatal(err)
 		}
 	}
-	send(events.RowsSubject("hegemony"), bin.MsgID(0), events.Rows[events.HegemonyRow]{Schema: events.SchemaRows, Bin: bin, Rows: rows})
+	send(events.RowsSubject("hegemony"), bin.MsgID(0), events.Rows[events.HegemonyRow]{BatchHeader: events.BatchHeader{Schema: events.SchemaRows, Bin: bin}, Rows: rows})
 	send(events.BinSubject("hegemony"), bin.MsgID(-1), events.BinComplete{Schema: events.SchemaBin, Bin: bin, BatchCount: batches, RowCount: len(rows) * batches})
 }
 
@@ -218,11 +218,11 @@ func TestInvalidBatchGoesToTheDLQ(t *testing.T) {
 	r.start(t)
 	bad := hegemonyRows(2497)
 	bad[1].Hege = 1.7
-	if _, err := r.pub.Hegemony(context.Background(), events.NewHegemonyBin(4, t0, "bad"), bad); err != nil {
+	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0, "bad"), bad); err != nil {
 		t.Fatal(err)
 	}
 	// The consumer keeps going: a valid bin behind it is committed.
-	if _, err := r.pub.Hegemony(context.Background(), events.NewHegemonyBin(4, t0.Add(15*time.Minute), "good"), hegemonyRows(2497)); err != nil {
+	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0.Add(15*time.Minute), "good"), hegemonyRows(2497)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the valid bin", func() bool { return r.count(t, "true") == 3 })
@@ -239,7 +239,7 @@ func TestIncompleteBinIsInvisibleAndReported(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, map[string]string{"IHR_INGEST_BIN_WAIT": "2s"})
 	svc := r.start(t)
-	bin := events.NewHegemonyBin(6, t0, "partial")
+	bin := events.Hegemony.NewBin(6, t0, "partial")
 	rows := hegemonyRows(2497, 15169)
 	// batch 0 of 2, then the bin message: batch 1 never arrives
 	publishWithIDs(t, r, bin, rows[:3], "x", 2)
@@ -263,7 +263,7 @@ func TestDatabaseOutageDelaysButLosesNothing(t *testing.T) {
 	r := newRig(t, nil)
 	r.start(t)
 	r.proxy.Cut()
-	if _, err := r.pub.Hegemony(context.Background(), events.NewHegemonyBin(4, t0, "outage"), hegemonyRows(2497, 7922)); err != nil {
+	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0, "outage"), hegemonyRows(2497, 7922)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retries during the outage", func() bool {
@@ -315,7 +315,7 @@ func TestKilledBetweenCommitAndAck(t *testing.T) {
 	}
 	p := *r.pub
 	p.BatchRows = 1000
-	if _, err := p.Hegemony(context.Background(), events.NewHegemonyBin(4, t0, "crash"), rows); err != nil {
+	if _, err := p.Bin(context.Background(), events.Hegemony.NewBin(4, t0, "crash"), rows); err != nil {
 		t.Fatal(err)
 	}
 	first := run()

@@ -63,25 +63,29 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	st := store.New(pool)
 	pub := &consumer.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator}
 	svc := ingest.New(st, pub, metrics, rt.Log)
-	c := &consumer.Consumer{
-		Bus:     bus,
-		Durable: "ingestion-" + events.Hegemony.Name,
-		Dataset: events.Hegemony.Name,
-		Routes: map[string]consumer.Handler{
-			"rows": svc.HandleHegemonyRows,
-			"bin":  svc.HandleHegemonyBin,
-		},
-		BinWait:    s.binWait,
-		Workers:    s.workers,
-		Log:        rt.Log,
-		Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
-		Propagator: rt.HTTP.Propagator,
-	}
-	rt.Go(func() {
-		if err := c.Run(ctx); err != nil {
-			rt.Log.Error("ingest consumer stopped", "err", err)
+	// One durable consumer per dataset: a flood of one dataset's bins does
+	// not hold back the others'.
+	for _, d := range events.Datasets() {
+		c := &consumer.Consumer{
+			Bus:     bus,
+			Durable: "ingestion-" + d.Name,
+			Dataset: d.Name,
+			Routes: map[string]consumer.Handler{
+				"rows": func(ctx context.Context, data []byte) error { return svc.HandleRows(ctx, d, data) },
+				"bin":  func(ctx context.Context, data []byte) error { return svc.HandleBin(ctx, d, data) },
+			},
+			BinWait:    s.binWait,
+			Workers:    s.workers,
+			Log:        rt.Log,
+			Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
+			Propagator: rt.HTTP.Propagator,
 		}
-	})
+		rt.Go(func() {
+			if err := c.Run(ctx); err != nil {
+				rt.Log.Error("ingest consumer stopped", "dataset", d.Name, "err", err)
+			}
+		})
+	}
 	rt.Go(func() { reportIncomplete(ctx, rt, st, metrics, s.binWait) })
 	mux := http.NewServeMux()
 	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator,
@@ -110,7 +114,7 @@ func reportIncomplete(ctx context.Context, rt *service.Runtime, st *store.Postgr
 		}
 		for _, r := range runs {
 			m.Incomplete(r.Dataset)
-			rt.Log.Warn("bin incomplete: its last batches never arrived", "dataset", r.Dataset, "af", r.AF,
+			rt.Log.Warn("bin incomplete: its last batches never arrived", "dataset", r.Dataset, "part", r.Part, "af", r.AF,
 				"timebin", r.Timebin, "run_id", r.RunID, "batches_staged", r.Batches, "since", r.Since)
 		}
 	}

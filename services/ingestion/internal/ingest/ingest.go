@@ -39,11 +39,11 @@ type Commit struct {
 type Store interface {
 	// Committed reports whether this run of the bin was committed already.
 	Committed(ctx context.Context, bin events.Bin) (bool, error)
-	// StageHegemony keeps a batch until its bin completes; staging the same batch twice is a no-op.
-	StageHegemony(ctx context.Context, bin events.Bin, seq int, rows []events.HegemonyRow) error
-	// CommitHegemony commits the run of bc if every batch is staged (*Incomplete otherwise).
+	// Stage keeps a batch until its bin completes; staging the same batch twice is a no-op.
+	Stage(ctx context.Context, b *events.Batch) error
+	// Commit commits the run of bc if every batch is staged (*Incomplete otherwise).
 	// A run committed before returns its stored result with Duplicate set.
-	CommitHegemony(ctx context.Context, bc *events.BinComplete) (Commit, error)
+	Commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) (Commit, error)
 }
 
 // Publisher announces committed bins.
@@ -51,7 +51,7 @@ type Publisher interface {
 	PublishResult(ctx context.Context, r events.Result) error
 }
 
-// Service handles hegemony ingest messages.
+// Service handles ingest messages of every binned dataset.
 type Service struct {
 	store   Store
 	pub     Publisher
@@ -64,41 +64,41 @@ func New(store Store, pub Publisher, metrics *Metrics, log *slog.Logger) *Servic
 	return &Service{store: store, pub: pub, metrics: metrics, log: log}
 }
 
-// HandleHegemonyRows validates and stages a batch. A batch marked
-// bin_complete is also committed. Errors are *events.Invalid (never
-// retry), *Incomplete (wait) or transient.
-func (s *Service) HandleHegemonyRows(ctx context.Context, data []byte) error {
-	m, err := events.DecodeHegemonyRows(data)
+// HandleRows validates and stages a batch of d. A batch marked bin_complete
+// is also committed. Errors are *events.Invalid (never retry), *Incomplete
+// (wait) or transient.
+func (s *Service) HandleRows(ctx context.Context, d *events.Dataset, data []byte) error {
+	m, err := d.DecodeRows(data)
 	if err != nil {
-		s.metrics.Invalid(events.Hegemony.Name)
+		s.metrics.Invalid(d.Name)
 		return err
 	}
 	done, err := s.store.Committed(ctx, m.Bin)
 	if err != nil || done {
 		return err // a redelivered batch of a committed run: nothing to do
 	}
-	if err := s.store.StageHegemony(ctx, m.Bin, m.BatchSeq, m.Rows); err != nil {
+	if err := s.store.Stage(ctx, m); err != nil {
 		return err
 	}
 	if !m.Complete {
 		return nil
 	}
-	return s.commit(ctx, &events.BinComplete{Schema: events.SchemaBin, Bin: m.Bin, Producer: m.Producer,
+	return s.commit(ctx, d, &events.BinComplete{Schema: events.SchemaBin, Bin: m.Bin, Producer: m.Producer,
 		BatchCount: m.BatchSeq + 1, RowCount: -1})
 }
 
-// HandleHegemonyBin commits a complete bin and announces it.
-func (s *Service) HandleHegemonyBin(ctx context.Context, data []byte) error {
-	bc, err := events.DecodeBinComplete(data, events.Hegemony)
+// HandleBin commits a complete bin of d and announces it.
+func (s *Service) HandleBin(ctx context.Context, d *events.Dataset, data []byte) error {
+	bc, err := d.DecodeBinComplete(data)
 	if err != nil {
-		s.metrics.Invalid(events.Hegemony.Name)
+		s.metrics.Invalid(d.Name)
 		return err
 	}
-	return s.commit(ctx, bc)
+	return s.commit(ctx, d, bc)
 }
 
-func (s *Service) commit(ctx context.Context, bc *events.BinComplete) error {
-	c, err := s.store.CommitHegemony(ctx, bc)
+func (s *Service) commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) error {
+	c, err := s.store.Commit(ctx, d, bc)
 	if err != nil {
 		if events.IsInvalid(err) {
 			s.metrics.Invalid(bc.Dataset)
@@ -113,7 +113,7 @@ func (s *Service) commit(ctx context.Context, bc *events.BinComplete) error {
 	}
 	s.metrics.Committed(bc.Dataset, c)
 	if !c.Duplicate {
-		s.log.InfoContext(ctx, "bin committed", "dataset", bc.Dataset, "af", bc.AF, "timebin", bc.Timebin,
+		s.log.InfoContext(ctx, "bin committed", "dataset", bc.Dataset, "part", bc.Part, "af", bc.AF, "timebin", bc.Timebin,
 			"run_id", bc.RunID, "rows", c.Result.RowCount, "replaced", c.Result.Replaced)
 	}
 	return nil
