@@ -46,19 +46,19 @@ type CountryHegemonyRow struct {
 // derived from nb_peers (the share of the bin's largest nb_peers, in %);
 // when moas is left out, from the origins of the prefix in the bin.
 type PrefixHegemonyRow struct {
-	Prefix                string  `json:"prefix" ihr:"prefix,required,len=64,key"`
-	OriginASN             int64   `json:"originasn" ihr:"originasn_id,asn,key,report"`
-	ASN                   int64   `json:"asn" ihr:"asn_id,asn,key,report"`
-	Hege                  float64 `json:"hege" ihr:"hege,min=0,max=1"`
-	Country               string  `json:"country" ihr:"country_id,country,report"`
-	NbPeers               *int64  `json:"nb_peers,omitempty" ihr:"-,min=0"`
+	Prefix                string   `json:"prefix" ihr:"prefix,required,len=64,key"`
+	OriginASN             int64    `json:"originasn" ihr:"originasn_id,asn,key,report"`
+	ASN                   int64    `json:"asn" ihr:"asn_id,asn,key,report"`
+	Hege                  float64  `json:"hege" ihr:"hege,min=0,max=1"`
+	Country               string   `json:"country" ihr:"country_id,country,report"`
+	NbPeers               *int64   `json:"nb_peers,omitempty" ihr:"-,min=0"`
 	Visibility            *float64 `json:"visibility,omitempty" ihr:"visibility,min=0,max=100"`
-	RPKIStatus            string  `json:"rpki_status" ihr:"rpki_status,len=32"`
-	IRRStatus             string  `json:"irr_status" ihr:"irr_status,len=32"`
-	DelegatedPrefixStatus string  `json:"delegated_prefix_status" ihr:"delegated_prefix_status,len=32"`
-	DelegatedASNStatus    string  `json:"delegated_asn_status" ihr:"delegated_asn_status,len=32"`
-	Descr                 string  `json:"descr" ihr:"descr,len=64"`
-	MOAS                  *bool   `json:"moas,omitempty" ihr:"moas"`
+	RPKIStatus            string   `json:"rpki_status" ihr:"rpki_status,len=32"`
+	IRRStatus             string   `json:"irr_status" ihr:"irr_status,len=32"`
+	DelegatedPrefixStatus string   `json:"delegated_prefix_status" ihr:"delegated_prefix_status,len=32"`
+	DelegatedASNStatus    string   `json:"delegated_asn_status" ihr:"delegated_asn_status,len=32"`
+	Descr                 string   `json:"descr" ihr:"descr,len=64"`
+	MOAS                  *bool    `json:"moas,omitempty" ihr:"moas"`
 }
 
 // AtlasDelayRow is the delay between two Atlas locations.
@@ -138,8 +138,8 @@ const (
 	quarter  = 900
 	halfHour = 1800
 	hour     = 3600
-	day  = 86400
-	week = 7 * day
+	day      = 86400
+	week     = 7 * day
 )
 
 func ptr[T any](v T) *T { return &v }

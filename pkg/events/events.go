@@ -87,8 +87,8 @@ type Result struct {
 	Keys        map[string][]int64  `json:"keys,omitempty"`
 	TextKeys    map[string][]string `json:"text_keys,omitempty"`
 	AllKeys     bool                `json:"all_keys,omitempty"`
-	RowCount    int                `json:"row_count"`
-	CommittedAt time.Time          `json:"committed_at"`
+	RowCount    int                 `json:"row_count"`
+	CommittedAt time.Time           `json:"committed_at"`
 }
 
 // MaxResultKeys bounds the keys of one kind a results event lists.
