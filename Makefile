@@ -10,7 +10,7 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read
+.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read docs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,9 @@ bench-read: build ## the five read queries of bench-queries.md: wrk vs their SQL
 
 bench-ingest: ## publish 2M hegemony rows through JetStream and compare with a plain COPY (IHR_BENCH_ROWS to change)
 	cd tests && go test -tags bench -count=1 -timeout 60m -run TestBenchIngest -v ./bench
+
+docs: ## regenerate docs/asyncapi.yaml and the dataset reference of docs/events.md from pkg/events
+	cd tests && go test -count=1 -run 'TestEventsMarkdown|TestAsyncAPI' ./docs -update
 
 bench-data: ## load the benchmark dataset into a separate database (BENCH_DATABASE_URL)
 	IHR_DATABASE_URL='$(BENCH_DATABASE_URL)' scripts/db/reset.sh --yes

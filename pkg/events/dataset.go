@@ -287,16 +287,21 @@ func (f *Field) check(row reflect.Value, b Bin) error {
 
 func (f *Field) bounds(x float64) error {
 	if f.Min != nil && x < *f.Min || f.Max != nil && x > *f.Max {
-		lo, hi := "-inf", "inf"
-		if f.Min != nil {
-			lo = strconv.FormatFloat(*f.Min, 'g', -1, 64)
-		}
-		if f.Max != nil {
-			hi = strconv.FormatFloat(*f.Max, 'g', -1, 64)
-		}
-		return fmt.Errorf("%s must be between %s and %s, got %v", f.JSON, lo, hi, x)
+		return fmt.Errorf("%s must be %s, got %v", f.JSON, f.span(), x)
 	}
 	return nil
+}
+
+// span says the numeric bounds: "between 0 and 1".
+func (f *Field) span() string {
+	lo, hi := "-inf", "inf"
+	if f.Min != nil {
+		lo = strconv.FormatFloat(*f.Min, 'f', -1, 64)
+	}
+	if f.Max != nil {
+		hi = strconv.FormatFloat(*f.Max, 'f', -1, 64)
+	}
+	return "between " + lo + " and " + hi
 }
 
 func (f *Field) text(s string) error {

@@ -2,7 +2,10 @@
 package docs
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,46 +17,105 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decoders check an example with the decoder its kind uses in production.
-var decoders = map[string]func([]byte) error{
-	"rows":   func(b []byte) error { _, err := events.Hegemony.DecodeRows(b); return err },
-	"bin":    func(b []byte) error { _, err := events.Hegemony.DecodeBinComplete(b); return err },
-	"result": func(b []byte) error { _, err := events.DecodeResult(b); return err },
+var update = flag.Bool("update", false, "rewrite the generated parts of docs/events.md and docs/asyncapi.yaml")
+
+// decode checks an example with the decoder its kind uses in production;
+// the dataset comes from the message itself.
+func decode(kind string, msg []byte) (dataset string, err error) {
+	var head struct {
+		Dataset string `json:"dataset"`
+	}
+	if err := json.Unmarshal(msg, &head); err != nil {
+		return "", err
+	}
+	d, ok := events.Lookup(head.Dataset)
+	switch {
+	case kind == "result":
+		_, err = events.DecodeResult(msg)
+	case !ok:
+		err = fmt.Errorf("unknown dataset %q", head.Dataset)
+	case kind == "rows":
+		_, err = d.DecodeRows(msg)
+	case kind == "bin":
+		_, err = d.DecodeBinComplete(msg)
+	default:
+		err = fmt.Errorf("example of unknown kind %q", kind)
+	}
+	return head.Dataset, err
 }
 
-func TestEventsMarkdownExamplesDecode(t *testing.T) {
-	md, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs/events.md"))
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := regexp.MustCompile("(?s)```json (\\w+)\n(.*?)```").FindAllSubmatch(md, -1)
+	return b
+}
+
+// checkGenerated compares a generated document with the file, or rewrites
+// the file under -update.
+func checkGenerated(t *testing.T, name string, file, want []byte) {
+	t.Helper()
+	if bytes.Equal(file, want) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join(testkit.RepoRoot(t), name), want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s is out of date with pkg/events: run make docs", name)
+}
+
+const begin, end = "<!-- BEGIN datasets: generated from pkg/events by `make docs`; do not edit -->\n", "<!-- END datasets -->"
+
+func TestEventsMarkdown(t *testing.T) {
+	md := read(t, "docs/events.md")
+	i, j := bytes.Index(md, []byte(begin)), bytes.Index(md, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("docs/events.md lacks the generated datasets section markers")
+	}
+	gen := append(append(append([]byte{}, md[:i+len(begin)]...), events.Reference()...), md[j:]...)
+	checkGenerated(t, "docs/events.md", md, gen)
+
+	blocks := regexp.MustCompile("(?s)```json (\\w+)(?: \\w+)?\n(.*?)```").FindAllSubmatch(gen, -1)
 	found := map[string]bool{}
 	for _, b := range blocks {
 		kind := string(b[1])
-		dec, ok := decoders[kind]
-		if !ok {
-			t.Errorf("docs/events.md: example of unknown kind %q", kind)
-			continue
-		}
-		found[kind] = true
-		if err := dec(b[2]); err != nil {
+		dataset, err := decode(kind, b[2])
+		if err != nil {
 			t.Errorf("docs/events.md %s example: %v", kind, err)
 		}
+		found[kind+" "+dataset] = true
 	}
-	for kind := range decoders {
-		if !found[kind] {
-			t.Errorf("docs/events.md has no %s example", kind)
+	for _, want := range []string{"bin hegemony", "result hegemony"} {
+		if !found[want] {
+			t.Errorf("docs/events.md has no %s example", want)
+		}
+	}
+	for _, d := range events.Datasets() {
+		if !found["rows "+d.Name] {
+			t.Errorf("docs/events.md has no rows example for %s", d.Name)
 		}
 	}
 }
 
-func TestAsyncAPIExamplesDecode(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs/asyncapi.yaml"))
-	if err != nil {
+func TestAsyncAPI(t *testing.T) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(events.AsyncAPI()); err != nil {
 		t.Fatal(err)
 	}
+	checkGenerated(t, "docs/asyncapi.yaml", read(t, "docs/asyncapi.yaml"), buf.Bytes())
+
 	var doc struct {
-		AsyncAPI   string `yaml:"asyncapi"`
+		AsyncAPI string `yaml:"asyncapi"`
+		Channels map[string]struct {
+			Address string `yaml:"address"`
+		} `yaml:"channels"`
 		Components struct {
 			Messages map[string]struct {
 				Examples []struct {
@@ -63,28 +125,40 @@ func TestAsyncAPIExamplesDecode(t *testing.T) {
 			} `yaml:"messages"`
 		} `yaml:"components"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	if err := yaml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("docs/asyncapi.yaml: %v", err)
 	}
 	if !strings.HasPrefix(doc.AsyncAPI, "3.") {
 		t.Errorf("asyncapi version %q, want 3.x", doc.AsyncAPI)
 	}
-	n := 0
+	addresses := map[string]bool{}
+	for _, c := range doc.Channels {
+		addresses[c.Address] = true
+	}
+	rows := map[string]bool{}
 	for name, m := range doc.Components.Messages {
+		if len(m.Examples) == 0 {
+			t.Errorf("message %s has no example", name)
+		}
 		for _, ex := range m.Examples {
-			dec, ok := decoders[ex.Name]
-			if !ok {
-				t.Errorf("message %s: example %q of unknown kind", name, ex.Name)
-				continue
-			}
 			b, _ := json.Marshal(ex.Payload)
-			if err := dec(b); err != nil {
+			dataset, err := decode(ex.Name, b)
+			if err != nil {
 				t.Errorf("message %s example: %v", name, err)
 			}
-			n++
+			if ex.Name == "rows" {
+				rows[dataset] = true
+			}
 		}
 	}
-	if n < len(decoders) {
-		t.Errorf("%d examples, want one per message kind", n)
+	for _, d := range events.Datasets() {
+		for _, s := range []string{events.RowsSubject(d.Name), events.BinSubject(d.Name), events.ResultsSubject(d.Name)} {
+			if !addresses[s] {
+				t.Errorf("docs/asyncapi.yaml has no channel %s", s)
+			}
+		}
+		if !rows[d.Name] {
+			t.Errorf("docs/asyncapi.yaml has no rows example for %s", d.Name)
+		}
 	}
 }
