@@ -77,6 +77,8 @@ type BinComplete struct {
 type Result struct {
 	Schema string `json:"schema"`
 	Bin
+	// Op is what happened to a disco event: open, close or drop.
+	Op string `json:"op,omitempty"`
 	// Replaced tells that an earlier run of the bin was replaced; PreviousRunID names it.
 	Replaced      bool   `json:"replaced"`
 	PreviousRunID string `json:"previous_run_id,omitempty"`

@@ -247,6 +247,22 @@ func AsyncAPI() map[string]any {
 		operations["publish"+strings.ToUpper(c[:1])+c[1:]+"Bin"] = map[string]any{"action": "send", "channel": ref("channels", c+"Bin")}
 		operations["receive"+strings.ToUpper(c[:1])+c[1:]+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", c+"Results")}
 	}
+	for _, m := range []struct{ name, subject, title, schema, example string }{
+		{"discoEvents", DiscoSubject(), "A disco outage event opens, closes or is dropped", SchemaDisco, string(mustJSON(DiscoExample()))},
+		{"namesUpdate", NamesSubject(), "Names and flags of networks and countries", SchemaNames, string(mustJSON(NamesExample()))},
+	} {
+		messages[m.name] = map[string]any{"name": m.name, "title": m.title, "summary": "See docs/events.md; schema " + m.schema + ".",
+			"headers": header("content-derived: see docs/events.md"),
+			"payload": map[string]any{"type": "object", "required": []string{"schema"}, "properties": map[string]any{
+				"schema": map[string]any{"type": "string", "const": m.schema}}},
+			"examples": example(strings.TrimSuffix(strings.TrimSuffix(m.name, "Events"), "Update"), []byte(m.example))}
+		channels[m.name] = map[string]any{"address": m.subject, "messages": map[string]any{m.name: ref("components/messages", m.name)}}
+		operations["publish"+strings.ToUpper(m.name[:1])+m.name[1:]] = map[string]any{"action": "send", "channel": ref("channels", m.name)}
+	}
+	for _, name := range []string{Disco, Names} {
+		channels[name+"Results"] = map[string]any{"address": ResultsSubject(name), "messages": map[string]any{"result": ref("components/messages", "result")}}
+		operations["receive"+strings.ToUpper(name[:1])+name[1:]+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", name+"Results")}
+	}
 	channels["ingestDLQ"] = map[string]any{"address": "ihr.dlq.ingest",
 		"description": "Messages that can never be ingested, unchanged, with the reason in the Ihr-Error header."}
 	return map[string]any{
@@ -269,4 +285,21 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// DiscoExample is a disco event opening, for the docs.
+func DiscoExample() DiscoEvent {
+	start := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	level, total := 7.5, int64(40)
+	return DiscoEvent{Schema: SchemaDisco, Op: DiscoOpen, Producer: Producer{Name: "disco"}, StreamType: "asn", StreamName: "2497",
+		StartTime: start, AvgLevel: &level, TotalProbes: &total, Probes: []DiscoProbe{
+			{ProbeID: 1001, StartTime: start, Level: 8, IPv4: "202.232.0.9", PrefixV4: "202.232.0.0/17", Lat: 35.6, Lon: 139.7}}}
+}
+
+// NamesExample is a names update, for the docs.
+func NamesExample() NamesUpdate {
+	yes := true
+	return NamesUpdate{Schema: SchemaNames, Producer: Producer{Name: "names"},
+		Networks:  []NetworkName{{Number: 2497, Name: "IIJ Internet Initiative Japan Inc., JP", ASHash: &yes}},
+		Countries: []CountryName{{Code: "JP", Name: "Japan"}}}
 }

@@ -62,11 +62,35 @@ func (p *Publisher) Bin(ctx context.Context, bin events.Bin, rows any) ([]Receip
 	return append(receipts, r), err
 }
 
+// Disco publishes a disco event change.
+func (p *Publisher) Disco(ctx context.Context, e events.DiscoEvent) (Receipt, error) {
+	e.Schema, e.Producer = events.SchemaDisco, p.Producer
+	data, err := json.Marshal(e)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return p.sendData(ctx, events.DiscoSubject(), e.MsgID(data), data)
+}
+
+// Names publishes a names update.
+func (p *Publisher) Names(ctx context.Context, u events.NamesUpdate) (Receipt, error) {
+	u.Schema, u.Producer = events.SchemaNames, p.Producer
+	data, err := json.Marshal(u)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return p.sendData(ctx, events.NamesSubject(), events.NamesMsgID(data), data)
+}
+
 func (p *Publisher) send(ctx context.Context, subject, id string, v any) (Receipt, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return Receipt{}, err
 	}
+	return p.sendData(ctx, subject, id, data)
+}
+
+func (p *Publisher) sendData(ctx context.Context, subject, id string, data []byte) (Receipt, error) {
 	msg := &nats.Msg{Subject: p.Bus.Subject(subject), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, id)
 	natsx.Inject(ctx, p.Propagator, msg)

@@ -29,9 +29,18 @@ func decode(kind string, msg []byte) (dataset string, err error) {
 		return "", err
 	}
 	d, ok := events.Lookup(head.Dataset)
-	switch {
-	case kind == "result":
+	switch kind {
+	case "result":
 		_, err = events.DecodeResult(msg)
+		return head.Dataset, err
+	case "disco":
+		_, err = events.DecodeDisco(msg)
+		return events.Disco, err
+	case "names":
+		_, err = events.DecodeNames(msg)
+		return events.Names, err
+	}
+	switch {
 	case !ok:
 		err = fmt.Errorf("unknown dataset %q", head.Dataset)
 	case kind == "rows":
@@ -90,7 +99,7 @@ func TestEventsMarkdown(t *testing.T) {
 		}
 		found[kind+" "+dataset] = true
 	}
-	for _, want := range []string{"bin hegemony", "result hegemony"} {
+	for _, want := range []string{"bin hegemony", "result hegemony", "disco disco", "names names"} {
 		if !found[want] {
 			t.Errorf("docs/events.md has no %s example", want)
 		}

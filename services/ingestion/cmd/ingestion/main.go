@@ -65,15 +65,22 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	svc := ingest.New(st, pub, metrics, rt.Log)
 	// One durable consumer per dataset: a flood of one dataset's bins does
 	// not hold back the others'.
+	routes := map[string]map[string]consumer.Handler{
+		events.Disco: {"events": svc.HandleDisco},
+		events.Names: {"update": svc.HandleNames},
+	}
 	for _, d := range events.Datasets() {
+		routes[d.Name] = map[string]consumer.Handler{
+			"rows": func(ctx context.Context, data []byte) error { return svc.HandleRows(ctx, d, data) },
+			"bin":  func(ctx context.Context, data []byte) error { return svc.HandleBin(ctx, d, data) },
+		}
+	}
+	for name, r := range routes {
 		c := &consumer.Consumer{
-			Bus:     bus,
-			Durable: "ingestion-" + d.Name,
-			Dataset: d.Name,
-			Routes: map[string]consumer.Handler{
-				"rows": func(ctx context.Context, data []byte) error { return svc.HandleRows(ctx, d, data) },
-				"bin":  func(ctx context.Context, data []byte) error { return svc.HandleBin(ctx, d, data) },
-			},
+			Bus:        bus,
+			Durable:    "ingestion-" + name,
+			Dataset:    name,
+			Routes:     r,
 			BinWait:    s.binWait,
 			Workers:    s.workers,
 			Log:        rt.Log,
@@ -82,7 +89,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 		rt.Go(func() {
 			if err := c.Run(ctx); err != nil {
-				rt.Log.Error("ingest consumer stopped", "dataset", d.Name, "err", err)
+				rt.Log.Error("ingest consumer stopped", "dataset", name, "err", err)
 			}
 		})
 	}

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/ihr-go/ihr/pkg/events"
 )
@@ -44,6 +47,11 @@ type Store interface {
 	// Commit commits the run of bc if every batch is staged (*Incomplete otherwise).
 	// A run committed before returns its stored result with Duplicate set.
 	Commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) (Commit, error)
+	// ApplyDisco applies a disco event change (idempotent); a close before
+	// its open is *Incomplete.
+	ApplyDisco(ctx context.Context, e *events.DiscoEvent) error
+	// ApplyNames sets names and flags, returning the networks and countries that changed.
+	ApplyNames(ctx context.Context, u *events.NamesUpdate) (asns []int64, countries []string, err error)
 }
 
 // Publisher announces committed bins.
@@ -116,5 +124,71 @@ func (s *Service) commit(ctx context.Context, d *events.Dataset, bc *events.BinC
 		s.log.InfoContext(ctx, "bin committed", "dataset", bc.Dataset, "part", bc.Part, "af", bc.AF, "timebin", bc.Timebin,
 			"run_id", bc.RunID, "rows", c.Result.RowCount, "replaced", c.Result.Replaced)
 	}
+	return nil
+}
+
+// HandleDisco applies a disco event change and announces it on
+// ihr.results.disco, keyed by stream.
+func (s *Service) HandleDisco(ctx context.Context, data []byte) error {
+	e, err := events.DecodeDisco(data)
+	if err != nil {
+		s.metrics.Invalid(events.Disco)
+		return err
+	}
+	if err := s.store.ApplyDisco(ctx, e); err != nil {
+		return err
+	}
+	res := events.Result{Schema: events.SchemaResults, Op: e.Op, RowCount: len(e.Probes), CommittedAt: time.Now().UTC(),
+		Bin:      events.Bin{Dataset: events.Disco, Timebin: e.StartTime, RunID: runOf(e.MsgID(data))},
+		TextKeys: map[string][]string{"streamtype": {e.StreamType}, "streamname": {e.StreamName}}}
+	return s.announce(ctx, res)
+}
+
+// HandleNames applies a names update and announces it on ihr.results.names
+// with every network and country it names: a redelivery after a crash
+// changes nothing more but still announces them, so no cache misses a name.
+func (s *Service) HandleNames(ctx context.Context, data []byte) error {
+	u, err := events.DecodeNames(data)
+	if err != nil {
+		s.metrics.Invalid(events.Names)
+		return err
+	}
+	asns, countries, err := s.store.ApplyNames(ctx, u)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	res := events.Result{Schema: events.SchemaResults, RowCount: len(asns) + len(countries), CommittedAt: now,
+		Bin: events.Bin{Dataset: events.Names, Timebin: now, RunID: runOf(events.NamesMsgID(data))}}
+	for _, n := range u.Networks {
+		res.Keys = addKey(res.Keys, "asn", n.Number)
+	}
+	for _, c := range u.Countries {
+		res.TextKeys = addKey(res.TextKeys, "country", c.Code)
+	}
+	slices.Sort(res.Keys["asn"])
+	slices.Sort(res.TextKeys["country"])
+	if len(u.Networks) > events.MaxResultKeys || len(u.Countries) > events.MaxResultKeys {
+		res.Keys, res.TextKeys, res.AllKeys = nil, nil, true
+	}
+	return s.announce(ctx, res)
+}
+
+func addKey[K int64 | string](m map[string][]K, kind string, k K) map[string][]K {
+	if m == nil {
+		m = map[string][]K{}
+	}
+	m[kind] = append(m[kind], k)
+	return m
+}
+
+// runOf makes a message id usable as the run id of a results event.
+func runOf(msgID string) string { return msgID[strings.LastIndexByte(msgID, ':')+1:] }
+
+func (s *Service) announce(ctx context.Context, res events.Result) error {
+	if err := s.pub.PublishResult(ctx, res); err != nil {
+		return fmt.Errorf("publish result: %w", err)
+	}
+	s.metrics.Committed(res.Dataset, Commit{Result: res})
 	return nil
 }
