@@ -109,8 +109,8 @@ func TestNames(t *testing.T) {
 	})
 	checks := map[string]int{
 		"SELECT count(*)::int FROM ihr_asn WHERE number = 2497 AND name LIKE 'IIJ%' AND tartiflette AND disco AND ashash": 1,
-		"SELECT count(*)::int FROM ihr_asn WHERE number = -12 AND name = 'JPIX' AND NOT disco":                             1,
-		"SELECT count(*)::int FROM ihr_country WHERE code = 'FR' AND disco AND NOT tartiflette":                            1,
+		"SELECT count(*)::int FROM ihr_asn WHERE number = -12 AND name = 'JPIX' AND NOT disco":                            1,
+		"SELECT count(*)::int FROM ihr_country WHERE code = 'FR' AND disco AND NOT tartiflette":                           1,
 	}
 	for q, want := range checks {
 		if n := testkit.Scalar[int](t, r.db, q); n != want {
