@@ -15,9 +15,8 @@ import (
 
 func ihrctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, &out, &errOut)
-	return out.String() + errOut.String(), err
+	out, errOut, err := ihrctlSplit(t, args...)
+	return out + errOut, err
 }
 
 func load(t *testing.T, args ...string) string {

@@ -7,9 +7,19 @@
 // Commands:
 //
 //	demo-data   fill every legacy ihr_* table with deterministic demo data
-//	publish     publish hegemony bins to JetStream as a pipeline does
 //	            [--database-url URL] [--scale small|medium] [--seed N] [--end TIME]
 //	            [--if-empty | --replace] [--progress auto|always|never]
+//	publish     publish hegemony bins to JetStream as a pipeline does
+//	            hegemony (--from FILE | --demo) [--bins N] [--origins N] [--run-id ID] ...
+//	dlq         dead-lettered messages (stream IHR_DLQ):
+//	            ls [--dataset D] [--limit N] [--json]   list them, oldest first
+//	            show ID                                 headers and body of one
+//	            replay [--dataset D] [ID...]            publish them again, then delete them
+//	            purge [--dataset D] [ID...] --yes       delete them
+//	ingest      ingest status [--json]: ledger, consumer lag and DLQ depth
+//
+// The dlq and ingest commands read IHR_NATS_URL, IHR_NATS_PREFIX and
+// IHR_DATABASE_URL (or --nats-url, --nats-prefix, --database-url).
 package main
 
 import (
@@ -34,6 +44,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"demo-data": {"fill every ihr_* table with deterministic demo data", demoData},
 		"publish":   {"publish hegemony bins to JetStream as a pipeline does (from a CSV dump or generated)", publishCmd},
+		"dlq":       {"list, show, replay and purge dead-lettered messages", dlqCmd},
+		"ingest":    {"ingest status: committed bins, staged runs, consumer lag, DLQ depth", ingestCmd},
 	}
 }
 
@@ -48,14 +60,19 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmds := commands()
+	return dispatch(ctx, "ihrctl", commands(), args, stdout, stderr)
+}
+
+// dispatch runs the command args[0] of cmds; name is what the usage calls
+// the command group ("ihrctl", "ihrctl dlq").
+func dispatch(ctx context.Context, name string, cmds map[string]command, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout, cmds)
+		usage(stdout, name, cmds)
 		return nil
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		usage(stderr, cmds)
+		usage(stderr, name, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
 	if err := c.run(ctx, args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
@@ -64,8 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "Usage: ihrctl COMMAND [flags]   (ihrctl COMMAND -h for its flags)\n\nCommands:")
+func usage(w io.Writer, name string, cmds map[string]command) {
+	fmt.Fprintf(w, "Usage: %s COMMAND [flags]   (%s COMMAND -h for its flags)\n\nCommands:\n", name, name)
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)

@@ -36,13 +36,7 @@ import (
 // Handler processes one message body.
 type Handler func(ctx context.Context, data []byte) error
 
-// Headers set on dead-lettered messages.
 const (
-	HeaderError = "Ihr-Error"
-	HeaderSubj  = "Ihr-Subject"
-	HeaderSeq   = "Ihr-Stream-Seq"
-	HeaderMsgID = "Ihr-Msg-Id" // the original Nats-Msg-Id: which batch of which run
-	dlqSubject  = "ihr.dlq.ingest"
 	maxNakDelay = 30 * time.Second
 	// maxServerErrors is how many times the database may refuse a message
 	// before it is dead-lettered.
@@ -212,13 +206,13 @@ func (c *Consumer) nak(ctx context.Context, m jetstream.Msg, meta *jetstream.Msg
 // deadLetter copies the message to the DLQ with the reason, then terminates
 // it. If the DLQ cannot take it, the message is retried instead: never lost.
 func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
-	dl := &nats.Msg{Subject: c.Bus.Subject(dlqSubject), Data: m.Data(), Header: nats.Header{}}
-	dl.Header.Set(HeaderError, cause.Error())
-	dl.Header.Set(HeaderSubj, m.Subject())
-	dl.Header.Set(HeaderMsgID, m.Headers().Get(jetstream.MsgIDHeader))
+	dl := &nats.Msg{Subject: c.Bus.Subject(events.DLQSubject), Data: m.Data(), Header: nats.Header{}}
+	dl.Header.Set(events.HeaderError, cause.Error())
+	dl.Header.Set(events.HeaderSubject, m.Subject())
+	dl.Header.Set(events.HeaderMsgID, m.Headers().Get(jetstream.MsgIDHeader))
 	if meta != nil {
 		seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-		dl.Header.Set(HeaderSeq, seq)
+		dl.Header.Set(events.HeaderSeq, seq)
 		dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.Durable+":"+seq)
 	}
 	natsx.Inject(ctx, c.Propagator, dl)
