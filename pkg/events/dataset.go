@@ -369,3 +369,72 @@ func (d *Dataset) Columns() []string {
 	}
 	return cols
 }
+
+// SetText sets field f of row (addressable) from its text form, as CSV
+// dumps write it: psql's timestamps and t/f booleans are understood.
+func (f *Field) SetText(row reflect.Value, s string) error {
+	v := row.Field(f.index)
+	if v.Kind() == reflect.Pointer {
+		if s == "" {
+			v.SetZero()
+			return nil
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		v = v.Elem()
+	}
+	var err error
+	switch f.Kind {
+	case KindInt, KindASN:
+		var n int64
+		n, err = strconv.ParseInt(s, 10, 64)
+		v.SetInt(n)
+	case KindFloat:
+		var x float64
+		x, err = strconv.ParseFloat(s, 64)
+		v.SetFloat(x)
+	case KindText, KindCountry:
+		v.SetString(s)
+	case KindBool:
+		var b bool
+		b, err = ParseBool(s)
+		v.SetBool(b)
+	case KindTime:
+		var t time.Time
+		t, err = ParseTime(s)
+		v.Set(reflect.ValueOf(t))
+	case KindJSON:
+		if s != "" {
+			v.SetBytes([]byte(s))
+		}
+	default:
+		return fmt.Errorf("%s has no text form", f.JSON)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a %s", f.JSON, s, f.Kind)
+	}
+	return nil
+}
+
+// SetValue sets field f of row (addressable) to v, a value of the field's type.
+func (f *Field) SetValue(row reflect.Value, v any) { row.Field(f.index).Set(reflect.ValueOf(v)) }
+
+// ParseBool reads t/f (psql), true/false and 1/0.
+func ParseBool(s string) (bool, error) {
+	switch s {
+	case "t", "true", "True", "1":
+		return true, nil
+	case "f", "false", "False", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean", s)
+}
+
+// ParseTime reads psql's text form of timestamptz ("2024-05-01 00:15:00+00") or RFC 3339.
+func ParseTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05-07", "2006-01-02 15:04:05-07:00", "2006-01-02 15:04:05.999999-07", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time", s)
+}

@@ -72,7 +72,8 @@ func (f *Field) rules() string {
 	return strings.Join(r, "; ")
 }
 
-func (f *Field) optional(d *Dataset) bool {
+// Optional reports whether rows may leave the field out.
+func (f *Field) Optional(d *Dataset) bool {
 	return d.RowType().Field(f.index).Type.Kind() == reflect.Pointer || f.Kind == KindJSON
 }
 
@@ -98,7 +99,7 @@ func Reference() string {
 				col = "`" + f.Column + "`"
 			}
 			typ := string(f.Kind)
-			if f.optional(d) {
+			if f.Optional(d) {
 				typ += ", optional"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.JSON, typ, col, f.rules())
@@ -152,7 +153,7 @@ func (d *Dataset) rowSchema() map[string]any {
 	var required []string
 	for _, f := range d.Fields() {
 		props[f.JSON] = f.schema(d)
-		if !f.optional(d) {
+		if !f.Optional(d) {
 			required = append(required, f.JSON)
 		}
 	}

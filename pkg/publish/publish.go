@@ -38,28 +38,43 @@ type Publisher struct {
 // Bin publishes one bin: its rows (a slice of the dataset's row type) in
 // batches, then bin_complete.
 func (p *Publisher) Bin(ctx context.Context, bin events.Bin, rows any) ([]Receipt, error) {
-	size := p.BatchRows
-	if size <= 0 || size > events.MaxBatchRows {
-		size = events.MaxBatchRows
-	}
+	size := p.BatchSize()
 	rv := reflect.ValueOf(rows)
 	var receipts []Receipt
 	seq := 0
 	for start := 0; start < rv.Len() || seq == 0; start += size {
-		r, err := p.send(ctx, events.RowsSubject(bin.Dataset), bin.MsgID(seq), struct {
-			events.BatchHeader
-			Rows any `json:"rows"`
-		}{events.BatchHeader{Schema: events.SchemaRows, Bin: bin, Producer: p.Producer, BatchSeq: seq},
-			rv.Slice(start, min(start+size, rv.Len())).Interface()})
+		r, err := p.Batch(ctx, bin, seq, rv.Slice(start, min(start+size, rv.Len())).Interface())
 		if err != nil {
 			return receipts, err
 		}
 		receipts = append(receipts, r)
 		seq++
 	}
-	r, err := p.send(ctx, events.BinSubject(bin.Dataset), bin.MsgID(-1), events.BinComplete{
-		Schema: events.SchemaBin, Bin: bin, Producer: p.Producer, BatchCount: seq, RowCount: rv.Len()})
+	r, err := p.Complete(ctx, bin, seq, rv.Len())
 	return append(receipts, r), err
+}
+
+// BatchSize is the number of rows per batch.
+func (p *Publisher) BatchSize() int {
+	if p.BatchRows <= 0 || p.BatchRows > events.MaxBatchRows {
+		return events.MaxBatchRows
+	}
+	return p.BatchRows
+}
+
+// Batch publishes batch seq of a bin: rows is a slice of the dataset's row
+// type, at most BatchRows long.
+func (p *Publisher) Batch(ctx context.Context, bin events.Bin, seq int, rows any) (Receipt, error) {
+	return p.send(ctx, events.RowsSubject(bin.Dataset), bin.MsgID(seq), struct {
+		events.BatchHeader
+		Rows any `json:"rows"`
+	}{events.BatchHeader{Schema: events.SchemaRows, Bin: bin, Producer: p.Producer, BatchSeq: seq}, rows})
+}
+
+// Complete publishes the bin message: the bin is batches batches, rows rows.
+func (p *Publisher) Complete(ctx context.Context, bin events.Bin, batches, rows int) (Receipt, error) {
+	return p.send(ctx, events.BinSubject(bin.Dataset), bin.MsgID(-1), events.BinComplete{
+		Schema: events.SchemaBin, Bin: bin, Producer: p.Producer, BatchCount: batches, RowCount: rows})
 }
 
 // Disco publishes a disco event change.

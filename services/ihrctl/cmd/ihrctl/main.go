@@ -9,8 +9,9 @@
 //	demo-data   fill every legacy ihr_* table with deterministic demo data
 //	            [--database-url URL] [--scale small|medium] [--seed N] [--end TIME]
 //	            [--if-empty | --replace] [--progress auto|always|never]
-//	publish     publish hegemony bins to JetStream as a pipeline does
-//	            hegemony (--from FILE | --demo) [--bins N] [--origins N] [--run-id ID] ...
+//	publish     publish generated hegemony bins to JetStream as a pipeline does
+//	            hegemony --demo [--bins N] [--origins N] [--run-id ID] ...
+//	import      publish IHR daily dumps as bins: DATASET FILE... [--af N] [--state-dir D]
 //	dlq         dead-lettered messages (stream IHR_DLQ):
 //	            ls [--dataset D] [--limit N] [--json]   list them, oldest first
 //	            show ID                                 headers and body of one
@@ -45,6 +46,7 @@ func commands() map[string]command {
 		"demo-data": {"fill every ihr_* table with deterministic demo data", demoData},
 		"publish":   {"publish hegemony bins to JetStream as a pipeline does (from a CSV dump or generated)", publishCmd},
 		"dlq":       {"list, show, replay and purge dead-lettered messages", dlqCmd},
+		"import":    {"publish IHR daily dumps (.csv, .csv.gz, .csv.lz4) as bins, resumably", importCmd},
 		"ingest":    {"ingest status: committed bins, staged runs, consumer lag, DLQ depth", ingestCmd},
 	}
 }

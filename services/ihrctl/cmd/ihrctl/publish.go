@@ -2,79 +2,51 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/csv"
-	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/events"
-	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/publish"
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// publishCmd simulates a pipeline: it publishes hegemony bins (batches, then
-// the bin message, with the documented message ids) read from a CSV dump or
-// generated.
+// publishCmd simulates a pipeline: it publishes generated hegemony bins
+// (batches, then the bin message, with the documented message ids).
+// Dumps are published by import.
 func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "hegemony" {
-		return errors.New("usage: ihrctl publish hegemony (--from FILE | --demo) [flags]; only hegemony is published for now")
+		return errors.New("usage: ihrctl publish hegemony --demo [flags] (ihrctl import publishes dumps)")
 	}
-	fs := flag.NewFlagSet("publish hegemony", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", "", "NATS server (default $IHR_NATS_URL, else nats://127.0.0.1:4222)")
-	prefix := fs.String("nats-prefix", os.Getenv("IHR_NATS_PREFIX"), "subject and stream namespace (IHR_NATS_PREFIX)")
-	from := fs.String("from", "", "CSV dump with a header naming timebin, originasn, asn, hege (the daily dumps' format)")
-	demo := fs.Bool("demo", false, "generate bins instead of reading a file")
+	fs := newFlagSet("publish hegemony --demo [flags]", "Publishes generated hegemony bins as a pipeline does.", stderr)
+	conn := addConnFlags(fs, false)
+	demo := fs.Bool("demo", false, "generate bins (required: the only source)")
 	bins := fs.Int("bins", 4, "with --demo: how many consecutive 15-minute bins")
 	origins := fs.Int("origins", 1000, "with --demo: origin networks per bin (each with itself and three transits)")
 	startFlag := fs.String("start", "", "with --demo: first time bin (RFC 3339; default: the bins end at the last full quarter hour)")
 	af := fs.Int("af", 4, "address family of the rows: 4 or 6")
-	runID := fs.String("run-id", "", "run id (default: dump-<file hash> for a file, demo-<time> otherwise)")
+	runID := fs.String("run-id", "", "run id (default: demo-<time>)")
 	rate := fs.Float64("rate", 0, "bins per second at most (0: as fast as JetStream takes them)")
 	batch := fs.Int("batch-rows", events.MaxBatchRows, "rows per batch message")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *natsURL == "" {
-		*natsURL = os.Getenv("IHR_NATS_URL")
+	if !*demo {
+		return errors.New("give --demo (ihrctl import publishes dumps)")
 	}
-	if *natsURL == "" {
-		*natsURL = "nats://127.0.0.1:4222"
-	}
-	if (*from == "") == !*demo {
-		return errors.New("give exactly one of --from FILE and --demo")
-	}
-	var binRows map[time.Time][]events.HegemonyRow
-	var err error
-	switch {
-	case *demo:
-		binRows, err = demoBins(*startFlag, *bins, *origins)
-		if *runID == "" {
-			*runID = "demo-" + strconv.FormatInt(time.Now().Unix(), 10)
-		}
-	default:
-		binRows, err = readDump(*from)
-		if *runID == "" {
-			*runID, err = fileRunID(*from, err)
-		}
-	}
+	binRows, err := demoBins(*startFlag, *bins, *origins)
 	if err != nil {
 		return err
 	}
+	if *runID == "" {
+		*runID = "demo-" + strconv.FormatInt(time.Now().Unix(), 10)
+	}
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	bus, err := natsx.Connect(ctx, config.NATS{URL: *natsURL, Prefix: *prefix}, false, "ihrctl", log)
+	bus, err := conn.connectNATS(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -126,76 +98,6 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func hostname() string {
 	h, _ := os.Hostname()
 	return h
-}
-
-// fileRunID names a file's run after its content, so publishing the same
-// dump twice is recognised as the same run.
-func fileRunID(path string, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "dump-" + hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-// readDump reads a hegemony CSV dump (header: timebin, originasn, asn,
-// hege in any order) and groups its rows by time bin.
-func readDump(path string) (map[time.Time][]events.HegemonyRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(h)] = i
-	}
-	for _, want := range []string{"timebin", "originasn", "asn", "hege"} {
-		if _, ok := col[want]; !ok {
-			return nil, fmt.Errorf("%s: no %q column in the header %v", path, want, header)
-		}
-	}
-	bins := map[time.Time][]events.HegemonyRow{}
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return bins, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		t, err1 := parseDumpTime(rec[col["timebin"]])
-		o, err2 := strconv.ParseInt(rec[col["originasn"]], 10, 64)
-		a, err3 := strconv.ParseInt(rec[col["asn"]], 10, 64)
-		h, err4 := strconv.ParseFloat(rec[col["hege"]], 64)
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", path, line, err)
-		}
-		bins[t] = append(bins[t], events.HegemonyRow{OriginASN: o, ASN: a, Hege: h})
-	}
-}
-
-// parseDumpTime reads psql's text form of timestamptz ("2024-05-01 00:15:00+00") or RFC 3339.
-func parseDumpTime(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02 15:04:05-07", "2006-01-02 15:04:05-07:00", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("timebin %q is not a time", s)
 }
 
 // demoBins generates consecutive bins: every origin depends on itself and

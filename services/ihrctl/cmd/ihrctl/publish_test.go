@@ -12,22 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func TestPublishDumpAndDemo(t *testing.T) {
+func TestPublishDemo(t *testing.T) {
 	url, prefix := testkit.NATSURL(t), testkit.NATSPrefix(t)
-	dump := filepath.Join(t.TempDir(), "ihr_hegemony_ipv4_local_2024-05-01.csv")
-	csv := "timebin,originasn,asn,hege\n2024-05-01 00:00:00+00,2497,2497,1.0\n2024-05-01 00:00:00+00,2497,3356,0.25\n2024-05-01 00:15:00+00,2497,2497,1.0\n"
-	if err := os.WriteFile(dump, []byte(csv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 { // the second time, the same run: JetStream keeps one copy
-		out, err := ihrctl(t, "publish", "hegemony", "--nats-url", url, "--nats-prefix", prefix, "--from", dump, "--batch-rows", "1")
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		if !strings.Contains(out, "published 2 bins, 3 rows, 5 messages") {
-			t.Fatalf("output:\n%s", out)
-		}
-	}
 	out, err := ihrctl(t, "publish", "hegemony", "--nats-url", url, "--nats-prefix", prefix, "--demo", "--bins", "2", "--origins", "10", "--start", "2026-12-01T00:00:00Z")
 	if err != nil || !strings.Contains(out, "published 2 bins, 80 rows, 4 messages") {
 		t.Fatalf("%v\n%s", err, out)
@@ -44,8 +30,8 @@ func TestPublishDumpAndDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := s.Info(context.Background())
-	if info.State.Msgs != 9 {
-		t.Errorf("ingest stream holds %d messages, want 9 (5 from the dump, stored once, and 4 generated)", info.State.Msgs)
+	if info.State.Msgs != 4 {
+		t.Errorf("ingest stream holds %d messages, want 4 (2 bins of one batch and a bin message)", info.State.Msgs)
 	}
 	m, err := s.GetLastMsgForSubject(context.Background(), prefix+".ihr.ingest.hegemony.bin")
 	if err != nil || !strings.HasSuffix(m.Header.Get("Nats-Msg-Id"), ":complete") {
@@ -59,7 +45,6 @@ func TestPublishRefusesBadInput(t *testing.T) {
 	for _, args := range [][]string{
 		{"publish"},
 		{"publish", "hegemony"},
-		{"publish", "hegemony", "--demo", "--from", bad},
 		{"publish", "hegemony", "--from", bad},
 		{"publish", "hegemony", "--demo", "--bins", "0"},
 	} {
