@@ -110,7 +110,9 @@ func (s *state) save() error {
 	return os.Rename(tmp, s.path)
 }
 
-func stateKey(k binKey) string { return strconv.Itoa(k.af) + ":" + strconv.FormatInt(k.timebin.Unix(), 10) }
+func stateKey(k binKey) string {
+	return strconv.Itoa(k.af) + ":" + strconv.FormatInt(k.timebin.Unix(), 10)
+}
 
 // openBin is a bin being published: its pending rows and batches sent.
 type openBin struct {
@@ -218,4 +220,3 @@ func closeBin(ctx context.Context, p *Plan, pub *publish.Publisher, k binKey, b 
 	st.Done[stateKey(k)] = true
 	return st.save()
 }
-
