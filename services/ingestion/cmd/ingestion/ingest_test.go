@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,7 +135,7 @@ func (r *rig) dlq(t *testing.T) []string {
 func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	r.start(t)
+	svc := r.start(t)
 	ctx := context.Background()
 	bin := events.Hegemony.NewBin(4, t0, "run-1")
 	rows := hegemonyRows(2497, 15169, 7922) // 9 rows: 3 batches of 3
@@ -180,6 +181,33 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	if !re.Replaced || re.PreviousRunID != "run-1" || fmt.Sprint(re.Keys["originasn"]) != "[2497 7922 15169]" {
 		t.Errorf("re-run results event %+v: must be replaced and name the old run's keys too", re)
 	}
+
+	_, body := testkit.Get(t, svc.URL+"/metrics")
+	for _, m := range []struct {
+		name string
+		want func(float64) bool
+	}{
+		{`ihr_ingest_newest_bin_timestamp_seconds{af="4",dataset="hegemony"`, func(v float64) bool { return v == float64(t0.Unix()) }},
+		{`ihr_ingest_commit_duration_seconds_count{dataset="hegemony"`, func(v float64) bool { return v == 2 }},
+		{`ihr_ingest_consumer_pending{dataset="hegemony"`, func(v float64) bool { return v == 0 }},
+		{`ihr_ingest_messages_total{dataset="hegemony",outcome="acked"`, func(v float64) bool { return v >= 6 }},
+		{`ihr_ingest_rows_total{dataset="hegemony"`, func(v float64) bool { return v == 12 }},
+	} {
+		if v, ok := metricValue(body, m.name); !ok || !m.want(v) {
+			t.Errorf("metric %s...: %v (found: %v)", m.name, v, ok)
+		}
+	}
+}
+
+// metricValue reads the value of the first sample whose line starts with prefix.
+func metricValue(body, prefix string) (float64, bool) {
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, prefix) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndexByte(line, ' ')+1:]), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
 
 // publishWithIDs publishes a bin whose message ids carry a suffix, as a

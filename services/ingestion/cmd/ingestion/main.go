@@ -62,7 +62,10 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	st := store.New(pool)
 	pub := &consumer.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator}
-	svc := ingest.New(st, pub, metrics, rt.Log)
+	svc, err := ingest.New(ctx, st, pub, metrics, rt.Log)
+	if err != nil {
+		return nil, err
+	}
 	// One durable consumer per dataset: a flood of one dataset's bins does
 	// not hold back the others'.
 	routes := map[string]map[string]consumer.Handler{
@@ -84,6 +87,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 			BinWait:    s.binWait,
 			Workers:    s.workers,
 			Log:        rt.Log,
+			Metrics:    metrics,
 			Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
 			Propagator: rt.HTTP.Propagator,
 		}

@@ -58,6 +58,7 @@ type Consumer struct {
 	// Workers is how many bins are handled at once.
 	Workers    int
 	Log        *slog.Logger
+	Metrics    *ingest.Metrics
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
 }
@@ -86,6 +87,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
+	c.Metrics.WatchLag(c.Dataset, func(ctx context.Context) (uint64, error) {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.NumPending, nil
+	})
 	// Messages of one bin go to one worker, in order; different bins are
 	// staged and committed in parallel.
 	queues := make([]chan jetstream.Msg, max(1, c.Workers))
@@ -141,6 +149,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 	meta, _ := m.Metadata()
 	switch {
 	case err == nil:
+		c.Metrics.Message(c.Dataset, "acked")
 		c.ack(ctx, m)
 	case events.IsInvalid(err):
 		span.SetStatus(codes.Error, err.Error())
@@ -152,10 +161,13 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 		c.Log.WarnContext(ctx, "bin still incomplete, giving up", "subject", m.Subject(), "err", err, "waited", time.Since(meta.Timestamp).Round(time.Second).String())
 		c.deadLetter(ctx, m, meta, err)
 	default:
+		outcome := "waiting" // for the rest of its bin
 		if !ingest.IsIncomplete(err) {
+			outcome = "retried"
 			span.SetStatus(codes.Error, err.Error())
 			c.Log.WarnContext(ctx, "ingest failed, will retry", "subject", m.Subject(), "msg_id", m.Headers().Get(jetstream.MsgIDHeader), "err", err)
 		}
+		c.Metrics.Message(c.Dataset, outcome)
 		c.nak(ctx, m, meta)
 	}
 }
@@ -221,6 +233,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 		c.nak(ctx, m, meta)
 		return
 	}
+	c.Metrics.Message(c.Dataset, "dead_lettered")
 	c.Log.WarnContext(ctx, "message dead-lettered", "subject", m.Subject(), "msg_id", m.Headers().Get(jetstream.MsgIDHeader), "reason", cause.Error())
 	if err := m.Term(); err != nil {
 		c.Log.WarnContext(ctx, "term failed", "subject", m.Subject(), "err", err)

@@ -52,6 +52,8 @@ type Store interface {
 	ApplyDisco(ctx context.Context, e *events.DiscoEvent) error
 	// ApplyNames sets names and flags, returning the networks and countries that changed.
 	ApplyNames(ctx context.Context, u *events.NamesUpdate) (asns []int64, countries []string, err error)
+	// NewestBins returns the newest committed time bin of each dataset and af.
+	NewestBins(ctx context.Context) ([]events.Bin, error)
 }
 
 // Publisher announces committed bins.
@@ -67,9 +69,13 @@ type Service struct {
 	log     *slog.Logger
 }
 
-// New returns the ingest use case.
-func New(store Store, pub Publisher, metrics *Metrics, log *slog.Logger) *Service {
-	return &Service{store: store, pub: pub, metrics: metrics, log: log}
+// New returns the ingest use case, its metrics starting from the ledger's newest bins.
+func New(ctx context.Context, store Store, pub Publisher, metrics *Metrics, log *slog.Logger) (*Service, error) {
+	bins, err := store.NewestBins(ctx)
+	for _, b := range bins {
+		metrics.Newest(b.Dataset, b.AF, b.Timebin)
+	}
+	return &Service{store: store, pub: pub, metrics: metrics, log: log}, err
 }
 
 // HandleRows validates and stages a batch of d. A batch marked bin_complete
@@ -106,7 +112,11 @@ func (s *Service) HandleBin(ctx context.Context, d *events.Dataset, data []byte)
 }
 
 func (s *Service) commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) error {
+	start := time.Now()
 	c, err := s.store.Commit(ctx, d, bc)
+	if err == nil && !c.Duplicate {
+		s.metrics.CommitTook(d.Name, time.Since(start))
+	}
 	if err != nil {
 		if events.IsInvalid(err) {
 			s.metrics.Invalid(bc.Dataset)
@@ -189,6 +199,6 @@ func (s *Service) announce(ctx context.Context, res events.Result) error {
 	if err := s.pub.PublishResult(ctx, res); err != nil {
 		return fmt.Errorf("publish result: %w", err)
 	}
-	s.metrics.Committed(res.Dataset, Commit{Result: res})
+	s.metrics.Message(res.Dataset, "applied")
 	return nil
 }

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -13,11 +15,22 @@ type Metrics struct {
 	bins       metric.Int64Counter
 	invalid    metric.Int64Counter
 	incomplete metric.Int64Counter
+	messages   metric.Int64Counter
+	commit     metric.Float64Histogram
+
+	mu     sync.Mutex
+	newest map[datasetAF]time.Time
+	lags   map[string]func(context.Context) (uint64, error)
+}
+
+type datasetAF struct {
+	dataset string
+	af      int
 }
 
 // NewMetrics creates the ingestion instruments.
 func NewMetrics(m metric.Meter) (*Metrics, error) {
-	var x Metrics
+	x := Metrics{newest: map[datasetAF]time.Time{}, lags: map[string]func(context.Context) (uint64, error){}}
 	var err error
 	if x.rows, err = m.Int64Counter("ihr_ingest_rows", metric.WithDescription("Rows committed.")); err != nil {
 		return nil, err
@@ -31,14 +44,47 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	if x.incomplete, err = m.Int64Counter("ihr_ingest_incomplete_bins", metric.WithDescription("Runs given up as incomplete after the wait.")); err != nil {
 		return nil, err
 	}
-	return &x, nil
+	if x.messages, err = m.Int64Counter("ihr_ingest_messages", metric.WithDescription("Ingest messages handled, by outcome: acked, retried, dead_lettered.")); err != nil {
+		return nil, err
+	}
+	if x.commit, err = m.Float64Histogram("ihr_ingest_commit_duration", metric.WithUnit("s"),
+		metric.WithDescription("Time to commit a bin (load the staged rows, write, record), by dataset."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)); err != nil {
+		return nil, err
+	}
+	newest, err := m.Float64ObservableGauge("ihr_ingest_newest_bin_timestamp", metric.WithUnit("s"),
+		metric.WithDescription("Time bin of the newest committed bin, by dataset and af: the data is final up to there."))
+	if err != nil {
+		return nil, err
+	}
+	lag, err := m.Int64ObservableGauge("ihr_ingest_consumer_pending",
+		metric.WithDescription("Ingest messages not yet delivered to the service (consumer lag), by dataset."))
+	if err != nil {
+		return nil, err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for k, t := range x.newest {
+			o.ObserveFloat64(newest, float64(t.Unix()), metric.WithAttributes(attribute.String("dataset", k.dataset), attribute.Int("af", k.af)))
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		for name, pending := range x.lags {
+			if n, err := pending(ctx); err == nil {
+				o.ObserveInt64(lag, int64(n), dataset(name))
+			}
+		}
+		return nil
+	}, newest, lag)
+	return &x, err
 }
 
 func dataset(name string) metric.MeasurementOption {
 	return metric.WithAttributes(attribute.String("dataset", name))
 }
 
-// Committed counts a handled bin.
+// Committed counts a handled bin, and moves the newest bin forward.
 func (m *Metrics) Committed(name string, c Commit) {
 	outcome := "committed"
 	switch {
@@ -52,6 +98,34 @@ func (m *Metrics) Committed(name string, c Commit) {
 	if !c.Duplicate {
 		m.rows.Add(ctx, int64(c.Result.RowCount), dataset(name))
 	}
+	m.Newest(name, c.Result.AF, c.Result.Timebin)
+}
+
+// Newest records a committed bin's time if it is the newest of its dataset and af.
+func (m *Metrics) Newest(name string, af int, timebin time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := datasetAF{name, af}
+	if timebin.After(m.newest[k]) {
+		m.newest[k] = timebin
+	}
+}
+
+// CommitTook records how long a bin's commit took.
+func (m *Metrics) CommitTook(name string, d time.Duration) {
+	m.commit.Record(context.Background(), d.Seconds(), dataset(name))
+}
+
+// Message counts a handled message by outcome.
+func (m *Metrics) Message(name, outcome string) {
+	m.messages.Add(context.Background(), 1, metric.WithAttributes(attribute.String("dataset", name), attribute.String("outcome", outcome)))
+}
+
+// WatchLag reports a dataset's consumer lag, read by pending when metrics are collected.
+func (m *Metrics) WatchLag(name string, pending func(context.Context) (uint64, error)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lags[name] = pending
 }
 
 // Invalid counts a rejected message.

@@ -181,3 +181,16 @@ func (p *Postgres) ReportIncomplete(ctx context.Context, olderThan, dropBefore t
 	}
 	return out, rows.Err()
 }
+
+// NewestBins returns the newest committed time bin of each dataset and af.
+func (p *Postgres) NewestBins(ctx context.Context) ([]events.Bin, error) {
+	rows, _ := p.pool.Query(ctx, "SELECT dataset, af, max(timebin) FROM ingest_runs GROUP BY dataset, af")
+	bins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Bin, error) {
+		var b events.Bin
+		return b, r.Scan(&b.Dataset, &b.AF, &b.Timebin)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("newest bins: %w", err)
+	}
+	return bins, nil
+}
