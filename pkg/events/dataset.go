@@ -345,7 +345,7 @@ func (d *Dataset) CheckRows(b Bin, rows any) error {
 		}
 		kb = kb[:0]
 		for _, j := range key {
-			kb = fmt.Append(kb, d.fields[j].Value(row), "\x00")
+			kb = append(appendKey(kb, d.fields[j].Value(row)), 0)
 		}
 		if _, dup := seen[string(kb)]; dup {
 			return invalid("row %d: the key (%s) appears twice", i, strings.ReplaceAll(strings.TrimSuffix(string(kb), "\x00"), "\x00", ", "))
@@ -353,6 +353,23 @@ func (d *Dataset) CheckRows(b Bin, rows any) error {
 		seen[string(kb)] = struct{}{}
 	}
 	return nil
+}
+
+// appendKey appends a key field's value (fmt would be ten times slower).
+func appendKey(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case string:
+		return append(b, x...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case Location:
+		return append(b, x.Key()...)
+	case Identifier:
+		return append(b, x.Key()...)
+	}
+	return fmt.Append(b, v)
 }
 
 // Columns is the COPY column list: timebin, af when the table has it, then

@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,18 +25,34 @@ import (
 	"github.com/ihr-go/ihr/pkg/publish"
 	"github.com/ihr-go/ihr/pkg/testkit"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
 )
 
-// The workload: bins of AS hegemony shaped like production's (every origin
-// depends on itself and a few transits; the same origins in every bin),
-// IHR_BENCH_ROWS rows in all.
-func workload(total int) [][]events.HegemonyRow {
-	const perBin = 20000
+const perBin = 20000
+
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// workload is a dataset's bins and how to COPY them plainly (the floor).
+type workload struct {
+	d    *events.Dataset
+	bins []any // slices of the row type
+	n    int
+	// copy writes bin i with one plain COPY, as IHR's sinks do.
+	copy func(ctx context.Context, conn *pgx.Conn, i int) error
+}
+
+func (w workload) binTime(i int) time.Time {
+	return t0.Add(time.Duration(i*w.d.BinSeconds) * time.Second)
+}
+
+// hegemony: every origin depends on itself and three transits; the same
+// origins in every bin, as in production.
+func hegemony(total int) workload {
 	transits := []int64{174, 1299, 2914, 3257, 3356, 6453, 6939}
+	w := workload{d: events.Hegemony, n: total}
 	var bins [][]events.HegemonyRow
 	for done := 0; done < total; {
-		// The same origins in every bin, as in production.
 		origin := int64(100000)
 		var rows []events.HegemonyRow
 		for len(rows) < perBin && done+len(rows) < total {
@@ -45,56 +63,108 @@ func workload(total int) [][]events.HegemonyRow {
 			origin++
 		}
 		bins = append(bins, rows)
+		w.bins = append(w.bins, rows)
 		done += len(rows)
 	}
-	return bins
+	w.copy = func(ctx context.Context, conn *pgx.Conn, i int) error {
+		rows := bins[i]
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"ihr_hegemony"}, []string{"timebin", "hege", "af", "asn_id", "originasn_id"},
+			pgx.CopyFromSlice(len(rows), func(j int) ([]any, error) {
+				return []any{w.binTime(i), rows[j].Hege, 4, rows[j].ASN, rows[j].OriginASN}, nil
+			}))
+		return err
+	}
+	return w
 }
 
-var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-func binTime(i int) time.Time { return t0.Add(time.Duration(i) * 15 * time.Minute) }
+// atlasDelay: 200 AS startpoints times 100 city endpoints per bin; the
+// floor knows the locations' ids already, as IHR's sink caches them.
+func atlasDelay(total int) workload {
+	w := workload{d: events.AtlasDelay, n: total}
+	ids := map[events.Location]int32{}
+	var bins [][]events.AtlasDelayRow
+	for done := 0; done < total; {
+		var rows []events.AtlasDelayRow
+		for k := 0; len(rows) < perBin && done+len(rows) < total; k++ {
+			s := events.Location{Type: "AS", Name: strconv.Itoa(64512 + k/100), AF: 4}
+			e := events.Location{Type: "CT", Name: "City " + strconv.Itoa(k%100) + ", Region, CC", AF: 4}
+			for _, l := range []events.Location{s, e} {
+				if _, ok := ids[l]; !ok {
+					ids[l] = int32(len(ids) + 1)
+				}
+			}
+			rows = append(rows, events.AtlasDelayRow{Startpoint: s, Endpoint: e, Median: 10 + float64(k%50), NbTracks: 30,
+				NbProbes: 5, Entropy: 0.7, Hop: int64(k % 12), NbRealRTTs: 400})
+		}
+		bins = append(bins, rows)
+		w.bins = append(w.bins, rows)
+		done += len(rows)
+	}
+	w.copy = func(ctx context.Context, conn *pgx.Conn, i int) error {
+		if i == 0 {
+			var locs [][]any
+			for l, id := range ids {
+				locs = append(locs, []any{id, l.Name, l.Type, l.AF})
+			}
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ihr_atlas_location"}, []string{"id", "name", "type", "af"}, pgx.CopyFromRows(locs)); err != nil {
+				return err
+			}
+		}
+		rows := bins[i]
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"ihr_atlas_delay"}, events.AtlasDelay.Columns(),
+			pgx.CopyFromSlice(len(rows), func(j int) ([]any, error) {
+				r := rows[j]
+				return []any{w.binTime(i), ids[r.Startpoint], ids[r.Endpoint], r.Median, r.NbTracks, r.NbProbes, r.Entropy, r.Hop, r.NbRealRTTs}, nil
+			}))
+		return err
+	}
+	return w
+}
 
 func TestBenchIngest(t *testing.T) {
 	total := 2_000_000
 	if v, err := strconv.Atoi(os.Getenv("IHR_BENCH_ROWS")); err == nil && v > 0 {
 		total = v
 	}
-	bins := workload(total)
-	ctx := context.Background()
-
-	// 1. The floor: one plain COPY of the same rows into the same indexed table.
-	db := testkit.NewDB(t)
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for i, rows := range bins {
-		j := 0
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{"ihr_hegemony"}, []string{"timebin", "hege", "af", "asn_id", "originasn_id"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if j == len(rows) {
-					return nil, nil
-				}
-				r := rows[j]
-				j++
-				return []any{binTime(i), r.Hege, 4, r.ASN, r.OriginASN}, nil
-			}))
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyRate := float64(total) / time.Since(start).Seconds()
-	conn.Close(ctx)
-
-	// 2. End to end: publish through JetStream, ingestion stages, commits
-	// each bin (with cones and ledger) and announces it.
-	db2 := testkit.NewDB(t)
-	env := testkit.ServiceEnv(t, db2)
 	bin := filepath.Join(t.TempDir(), "ingestion")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ihr-go/ihr/services/ingestion/cmd/ingestion").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	fmt.Printf("\nbench-ingest: %d rows per dataset, bins of %d rows\n", total, perBin)
+	fmt.Println("| dataset | plain COPY | end to end | ratio | publish → results event p50 / p99 |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, w := range []workload{hegemony(total), atlasDelay(total)} {
+		copyRate := floor(t, w)
+		e2e, lat := endToEnd(t, bin, w)
+		fmt.Printf("| %s | %.0f rows/s | %.0f rows/s | %.2f× | %s / %s |\n", w.d.Name, copyRate, e2e, e2e/copyRate,
+			percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond))
+	}
+}
+
+// floor is the rate of one plain COPY per bin into the same indexed table.
+func floor(t *testing.T, w workload) float64 {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testkit.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	start := time.Now()
+	for i := range w.bins {
+		if err := w.copy(ctx, conn, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return float64(w.n) / time.Since(start).Seconds()
+}
+
+// endToEnd publishes the bins through JetStream as a producer does, and
+// measures until the ledger holds them all; and, per bin, the time from its
+// bin message's acknowledgement to its results event.
+func endToEnd(t *testing.T, bin string, w workload) (float64, []time.Duration) {
+	ctx := context.Background()
+	db := testkit.NewDB(t)
+	env := testkit.ServiceEnv(t, db)
 	addr := testkit.FreeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "IHR_INGESTION_ADDR="+addr, "IHR_LOG_LEVEL=warn")
@@ -113,29 +183,58 @@ func TestBenchIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bus.Close()
+	var mu sync.Mutex
+	published, announced := map[int64]time.Time{}, map[int64]time.Time{}
+	sub, err := bus.Conn.Subscribe(bus.Subject(events.ResultsSubject(w.d.Name)), func(m *nats.Msg) {
+		now := time.Now()
+		if res, err := events.DecodeResult(m.Data); err == nil {
+			mu.Lock()
+			announced[res.Timebin.Unix()] = now
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
 	pub := &publish.Publisher{Bus: bus, Propagator: propagation.TraceContext{}, Producer: events.Producer{Name: "bench"}}
-	start = time.Now()
-	for i, rows := range bins {
-		if _, err := pub.Bin(ctx, events.Hegemony.NewBin(4, binTime(i), "bench"), rows); err != nil {
+	start := time.Now()
+	for i, rows := range w.bins {
+		if _, err := pub.Bin(ctx, w.d.NewBin(4, w.binTime(i), "bench"), rows); err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
+		published[w.binTime(i).Unix()] = time.Now()
+		mu.Unlock()
 	}
-	published := time.Since(start)
 	for deadline := time.Now().Add(30 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if testkit.Scalar[int](t, db2, "SELECT count(*)::int FROM ingest_runs") == len(bins) {
+		if testkit.Scalar[int](t, db, "SELECT count(*)::int FROM ingest_runs") == len(w.bins) {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("ingestion did not finish in 30 minutes")
 		}
 	}
-	e2e := time.Since(start)
-	e2eRate := float64(total) / e2e.Seconds()
-	if n := testkit.Scalar[int](t, db2, "SELECT count(*)::int FROM ihr_hegemony"); n != total {
-		t.Fatalf("%d rows ingested, want %d", n, total)
+	rate := float64(w.n) / time.Since(start).Seconds()
+	if n := testkit.Scalar[int](t, db, "SELECT count(*)::int FROM "+w.d.Table); n != w.n {
+		t.Fatalf("%d rows ingested, want %d", n, w.n)
 	}
-	fmt.Printf("\nbench-ingest: %d hegemony rows in %d bins\n", total, len(bins))
-	fmt.Printf("  plain COPY into indexed ihr_hegemony: %8.0f rows/s\n", copyRate)
-	fmt.Printf("  end to end (publish → commit):        %8.0f rows/s  (%.2f× COPY; published in %s, committed in %s)\n",
-		e2eRate, e2eRate/copyRate, published.Round(time.Millisecond), e2e.Round(time.Millisecond))
+	time.Sleep(time.Second) // the last results events
+	mu.Lock()
+	defer mu.Unlock()
+	var lat []time.Duration
+	for tb, p := range published {
+		if a, ok := announced[tb]; ok {
+			lat = append(lat, max(0, a.Sub(p)))
+		}
+	}
+	if len(lat) != len(w.bins) {
+		t.Fatalf("%d results events for %d bins", len(lat), len(w.bins))
+	}
+	return rate, lat
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, int(p*float64(len(d))))]
 }
