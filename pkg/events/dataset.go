@@ -93,6 +93,7 @@ const (
 	KindCountry    Kind = "country"
 	KindLocation   Kind = "location"
 	KindIdentifier Kind = "identifier"
+	KindMsms       Kind = "measurements"
 )
 
 // Location is an Atlas location (ihr_atlas_location): AS, CT (city), PB
@@ -121,6 +122,7 @@ var (
 	typeIdentifier = reflect.TypeFor[Identifier]()
 	typeTime       = reflect.TypeFor[time.Time]()
 	typeRaw        = reflect.TypeFor[json.RawMessage]()
+	typeMsms       = reflect.TypeFor[[]MsmProbe]()
 )
 
 // Fields returns the declared fields, in row order.
@@ -216,6 +218,8 @@ func kindOf(t reflect.Type) Kind {
 		return KindTime
 	case t == typeRaw:
 		return KindJSON
+	case t == typeMsms:
+		return KindMsms
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int32, reflect.Int64:
@@ -280,6 +284,12 @@ func (f *Field) check(row reflect.Value, b Bin) error {
 	case Identifier:
 		if !slices.Contains([]string{"AS", "IX", "MB", "IP"}, x.Type) || x.Name == "" || len(x.Name) > 255 {
 			return fmt.Errorf("%s must be an identifier with type AS, IX, MB or IP and a name of 1 to 255 characters", f.JSON)
+		}
+	case []MsmProbe:
+		for _, m := range x {
+			if m.MsmID < 0 || m.ProbeID < 0 || m.ProbeID > math.MaxInt32 {
+				return fmt.Errorf("%s: msmid must not be negative and probeid must be between 0 and 2147483647", f.JSON)
+			}
 		}
 	}
 	return nil

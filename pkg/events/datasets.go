@@ -96,6 +96,15 @@ type DelayAlarmRow struct {
 	Deviation  float64         `json:"deviation" ihr:"deviation"`
 	NbProbes   int64           `json:"nbprobes" ihr:"nbprobes,min=0,max=2147483647"`
 	MsmPrbIDs  json.RawMessage `json:"msm_prb_ids,omitempty" ihr:"msm_prb_ids"`
+	// Msms are the Atlas measurements and probes behind the alarm
+	// (ihr_delay_alarms_msms, listed by the read API as msmid).
+	Msms []MsmProbe `json:"msms,omitempty" ihr:"-"`
+}
+
+// MsmProbe is an Atlas measurement and one of its probes.
+type MsmProbe struct {
+	MsmID   int64 `json:"msmid"`
+	ProbeID int64 `json:"probeid"`
 }
 
 // ForwardingAlarmRow is a forwarding anomaly.
@@ -107,6 +116,8 @@ type ForwardingAlarmRow struct {
 	PktDiff        float64         `json:"pktdiff" ihr:"pktdiff"`
 	PreviousHop    string          `json:"previoushop" ihr:"previoushop,len=64"`
 	MsmPrbIDs      json.RawMessage `json:"msm_prb_ids,omitempty" ihr:"msm_prb_ids"`
+	// Msms are the measurements and probes behind the alarm (ihr_forwarding_alarms_msms).
+	Msms []MsmProbe `json:"msms,omitempty" ihr:"-"`
 }
 
 // MetisSelectionRow ranks a network for Atlas probe selection by a metric.
@@ -182,10 +193,12 @@ var (
 	DelayAlarms = dataset(Dataset{Name: "delay_alarms", Table: "ihr_delay_alarms", BinSeconds: hour, Offset: halfHour, AF: AFNone,
 		Doc: "Link delay alarms (tartiflette).", Row: DelayAlarmRow{},
 		Example: DelayAlarmRow{ASN: 2497, IP: "202.232.0.2", Link: "202.232.0.1-202.232.0.2", MedianRTT: 12.1, DiffMedian: 5.3,
-			Deviation: 9.8, NbProbes: 4, MsmPrbIDs: json.RawMessage(`{"5001":[1001,1002]}`)}})
+			Deviation: 9.8, NbProbes: 4, MsmPrbIDs: json.RawMessage(`{"5001":[1001,1002]}`),
+			Msms: []MsmProbe{{MsmID: 5001, ProbeID: 1001}, {MsmID: 5001, ProbeID: 1002}}}})
 	ForwardingAlarms = dataset(Dataset{Name: "forwarding_alarms", Table: "ihr_forwarding_alarms", BinSeconds: hour, Offset: halfHour, AF: AFNone,
 		Doc: "Forwarding alarms (tartiflette).", Row: ForwardingAlarmRow{},
-		Example: ForwardingAlarmRow{ASN: 2497, IP: "202.232.0.2", Correlation: -0.7, Responsibility: 0.9, PktDiff: 12, PreviousHop: "202.232.0.1"}})
+		Example: ForwardingAlarmRow{ASN: 2497, IP: "202.232.0.2", Correlation: -0.7, Responsibility: 0.9, PktDiff: 12, PreviousHop: "202.232.0.1",
+			Msms: []MsmProbe{{MsmID: 5051, ProbeID: 1003}}}})
 	MetisSelection = dataset(Dataset{Name: "metis_selection", Table: "ihr_metis_atlas_selection", BinSeconds: week, Align: day,
 		Doc: "Metis Atlas probe selection: weekly ranks of networks by one metric per bin (part: the metric).",
 		Row: MetisSelectionRow{}, Example: MetisSelectionRow{Metric: "rtt", Rank: 1, ASN: 2497, Mean: 31.5}})

@@ -74,7 +74,7 @@ func (f *Field) rules() string {
 
 // Optional reports whether rows may leave the field out.
 func (f *Field) Optional(d *Dataset) bool {
-	return d.RowType().Field(f.index).Type.Kind() == reflect.Pointer || f.Kind == KindJSON
+	return d.RowType().Field(f.index).Type.Kind() == reflect.Pointer || f.Kind == KindJSON || f.Kind == KindMsms
 }
 
 // Reference is the markdown reference of every binned dataset.
@@ -144,6 +144,10 @@ func (f *Field) schema(d *Dataset) map[string]any {
 		s["$ref"] = "#/components/schemas/location"
 	case KindIdentifier:
 		s["$ref"] = "#/components/schemas/identifier"
+	case KindMsms:
+		s["type"] = "array"
+		s["items"] = map[string]any{"type": "object", "required": []string{"msmid", "probeid"}, "properties": map[string]any{
+			"msmid": map[string]any{"type": "integer", "minimum": 0}, "probeid": map[string]any{"type": "integer", "minimum": 0}}}
 	}
 	return s
 }

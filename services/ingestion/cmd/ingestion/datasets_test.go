@@ -86,11 +86,14 @@ func TestEveryDataset(t *testing.T) {
 		{"atlas delay points at them", "SELECT count(*)::int FROM ihr_atlas_delay d JOIN ihr_atlas_location s ON s.id = d.startpoint_id JOIN ihr_atlas_location e ON e.id = d.endpoint_id WHERE s.name = '2497' AND e.type = 'CT'"},
 		{"prefix visibility derived from nb_peers, moas from origins", "SELECT count(*)::int FROM ihr_hegemony_prefix WHERE visibility = 100 AND NOT moas"},
 		{"delay alarm kept its msm_prb_ids", `SELECT count(*)::int FROM ihr_delay_alarms WHERE msm_prb_ids = '{"5001":[1001,1002]}'::jsonb`},
+		{"the delay alarm's two measurements link to it, the replaced run's are gone", "SELECT count(*)::int FROM ihr_delay_alarms_msms m JOIN ihr_delay_alarms a ON a.id = m.alarm_id WHERE (SELECT count(*) FROM ihr_delay_alarms_msms) = 2"},
+		{"the forwarding alarm's measurement links to it", "SELECT count(*)::int FROM ihr_forwarding_alarms_msms m JOIN ihr_forwarding_alarms a ON a.id = m.alarm_id WHERE m.msmid = 5051 AND m.probeid = 1003 AND (SELECT count(*) FROM ihr_forwarding_alarms_msms) = 1"},
 	}
 	for _, c := range checks {
 		want := 1
 		switch c.what {
-		case "the hegemony example's networks exist", "two Atlas locations, each once", "two traceroute identifiers":
+		case "the hegemony example's networks exist", "two Atlas locations, each once", "two traceroute identifiers",
+			"the delay alarm's two measurements link to it, the replaced run's are gone":
 			want = 2
 		}
 		if n := testkit.Scalar[int](t, r.db, c.sql); n != want {

@@ -75,7 +75,7 @@ func (p *Postgres) Commit(ctx context.Context, d *events.Dataset, bc *events.Bin
 	if err := p.ids.resolve(ctx, p.pool, x, bc.AF); err != nil {
 		return ingest.Commit{}, err
 	}
-	w := &binWrite{d: d, bc: bc, rows: rows, ids: p.ids.forBin(x, bc.AF)}
+	w := &binWrite{d: d, bc: bc, rows: rows, ids: p.ids.forBin(x, bc.AF), links: dv.links}
 	if dv.derived != nil {
 		w.derived = dv.derived(bc.Bin, rows.Interface())
 	}

@@ -20,13 +20,21 @@ type binWrite struct {
 	rows    reflect.Value
 	ids     binIDs
 	derived table
+	links   *links
 }
 
 func (w *binWrite) commit(ctx context.Context, tx pgx.Tx) (ingest.Commit, error) {
 	bc := w.bc
-	// Serialise commits of one bin across workers and replicas.
+	// Serialise commits of one bin across workers and replicas, and with
+	// the bin of the dataset whose table the derived rows replace.
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", bc.Key()); err != nil {
 		return ingest.Commit{}, err
+	}
+	if o := w.derived.owner; o != "" {
+		derived := events.Bin{Dataset: o, AF: bc.AF, Timebin: bc.Timebin}
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", derived.Key()); err != nil {
+			return ingest.Commit{}, err
+		}
 	}
 	prevRun, stored, err := ledger(ctx, tx, bc.Bin)
 	if err != nil {
@@ -108,7 +116,19 @@ func (w *binWrite) scope() (string, []any) {
 // replace deletes the bin's rows and derived rows and copies the run's.
 func (w *binWrite) replace(ctx context.Context, tx pgx.Tx) error {
 	where, args := w.scope()
-	if _, err := tx.Exec(ctx, "DELETE FROM "+pgx.Identifier{w.d.Table}.Sanitize()+" t WHERE "+where, args...); err != nil {
+	table := pgx.Identifier{w.d.Table}.Sanitize()
+	var rowIDs []int64
+	if w.links != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+pgx.Identifier{w.links.table}.Sanitize()+" WHERE alarm_id IN (SELECT t.id FROM "+table+" t WHERE "+where+")", args...); err != nil {
+			return fmt.Errorf("replace links: %w", err)
+		}
+		ids, _ := tx.Query(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)", w.d.Table, w.rows.Len())
+		var err error
+		if rowIDs, err = pgx.CollectRows(ids, pgx.RowTo[int64]); err != nil {
+			return fmt.Errorf("allocate ids: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM "+table+" t WHERE "+where, args...); err != nil {
 		return fmt.Errorf("replace bin: %w", err)
 	}
 	if w.derived.name != "" {
@@ -118,14 +138,21 @@ func (w *binWrite) replace(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	fields := w.d.Fields()
+	columns := w.d.Columns()
+	if rowIDs != nil {
+		columns = append([]string{"id"}, columns...)
+	}
 	i, n := 0, w.rows.Len()
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{w.d.Table}, w.d.Columns(), pgx.CopyFromFunc(func() ([]any, error) {
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{w.d.Table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
 		if i == n {
 			return nil, nil
 		}
 		row := w.rows.Index(i)
+		vals := make([]any, 0, len(fields)+3)
+		if rowIDs != nil {
+			vals = append(vals, rowIDs[i])
+		}
 		i++
-		vals := make([]any, 0, len(fields)+2)
 		vals = append(vals, w.bc.Timebin)
 		if w.d.AF == events.AFColumn {
 			vals = append(vals, w.bc.AF)
@@ -143,6 +170,11 @@ func (w *binWrite) replace(ctx context.Context, tx pgx.Tx) error {
 	if w.derived.name != "" {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{w.derived.name}, w.derived.columns, pgx.CopyFromRows(w.derived.rows)); err != nil {
 			return fmt.Errorf("copy %s: %w", w.derived.name, err)
+		}
+	}
+	if w.links != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{w.links.table}, w.links.columns, pgx.CopyFromRows(w.links.rows(w.rows, rowIDs))); err != nil {
+			return fmt.Errorf("copy %s: %w", w.links.table, err)
 		}
 	}
 	return nil
