@@ -94,7 +94,8 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, 
 	b = append(b, `,"previous":`...)
 	b = link(b, r, pairs, q.Page-1, q.Page > 1)
 	b = append(b, `,"results":[`...)
-	for first := true; ; first = false {
+	b = append(b, page.Prefetched()...)
+	for first := len(page.Prefetched()) == 0; ; first = false {
 		n := len(b)
 		if !first {
 			b = append(b, ',')

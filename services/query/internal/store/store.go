@@ -31,6 +31,9 @@ type Page struct {
 	keys   [][]byte
 	dest   []any
 	ready  bool // a row was fetched and not encoded yet
+	// limit stops the items at a page (0: no limit); emitted counts them.
+	limit, emitted int
+	prefetched     []byte
 	// encoded remembers the JSON of short strings per field: names repeat
 	// on almost every row (a network's name, a location).
 	encoded []map[string][]byte
@@ -38,6 +41,10 @@ type Page struct {
 
 // encodedCacheSize bounds each field's string cache.
 const encodedCacheSize = 4096
+
+// prefetchMax bounds what a first page holds back while it finds out
+// whether it needs counting.
+const prefetchMax = 1 << 20
 
 // Open counts the rows q matches and starts reading page q.Page of size
 // rows. Errors of the page query show here, before anything is sent.
@@ -59,6 +66,12 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
+	if q.Page == 1 && q.Format != "csv" {
+		pg, err := p.openFirst(ctx, q, size, cond, args)
+		if pg != nil || err != nil {
+			return pg, err
+		}
+	}
 	pg := &Page{fields: e.Fields}
 	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+e.From+cond, args...).Scan(&pg.Count); err != nil {
 		return nil, fmt.Errorf("count: %w", err)
@@ -67,31 +80,10 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 	if offset >= pg.Count {
 		return pg, nil
 	}
-	cols := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		cols[i] = f.Column
-		if q.Hidden[f.Name] {
-			cols[i] = "NULL"
-		}
-	}
-	order := make([]string, 0, len(q.Order)+1)
-	for _, o := range q.Order {
-		if o.Desc {
-			order = append(order, o.Column+" DESC")
-		} else {
-			order = append(order, o.Column)
-		}
-	}
-	order = append(order, e.Order)
-	orderBy := " ORDER BY " + strings.Join(order, ", ")
-	if len(q.Order) == 0 && !e.Ordered && pg.Count <= int64(size) {
-		// One page and no order asked for: as the legacy API, the database's
-		// order; the tie-break only keeps pages from overlapping.
-		orderBy = ""
-	}
-	sql := "SELECT " + strings.Join(cols, ", ") + " FROM " + e.From + cond + orderBy +
-		" LIMIT " + strconv.Itoa(size) + " OFFSET " + strconv.FormatInt(offset, 10)
-	rows, err := p.pool.Query(ctx, sql, args...)
+	// One page and no order asked for: as the legacy API, the database's
+	// order; the tie-break only keeps pages from overlapping.
+	ordered := len(q.Order) > 0 || e.Ordered || pg.Count > int64(size)
+	rows, err := p.pool.Query(ctx, pageSQL(q, cond, ordered, size, offset), args...)
 	if err != nil {
 		return nil, fmt.Errorf("page: %w", err)
 	}
@@ -105,6 +97,81 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 	}
 	return pg, nil
 }
+
+// openFirst reads a first page without counting first: most answers fit
+// in one page, whose count is the rows it holds. It holds back up to
+// prefetchMax bytes of items; past that, or past one page, it counts on
+// another connection while this one keeps the rows. It returns nil when
+// the answer spans pages and no order was asked: the page must then be
+// read again in the tie-break order, so that pages do not overlap.
+func (p *Postgres) openFirst(ctx context.Context, q *endpoint.Query, size int, cond string, args []any) (*Page, error) {
+	ordered := len(q.Order) > 0 || q.Endpoint.Ordered
+	rows, err := p.pool.Query(ctx, pageSQL(q, cond, ordered, size+1, 0), args...)
+	if err != nil {
+		return nil, fmt.Errorf("page: %w", err)
+	}
+	pg := &Page{fields: q.Endpoint.Fields, rows: rows, limit: size + 1}
+	pg.prepare()
+	buf := make([]byte, 0, 64<<10)
+	for len(buf) < prefetchMax {
+		mark := len(buf)
+		if pg.emitted > 0 {
+			buf = append(buf, ',')
+		}
+		var ok bool
+		if buf, ok, err = pg.Next(buf); err != nil {
+			return nil, fmt.Errorf("page: %w", err)
+		}
+		if !ok {
+			pg.Count, pg.prefetched, pg.limit = int64(pg.emitted), buf[:mark], pg.emitted
+			return pg, nil
+		}
+		if pg.emitted > size { // a second page exists: this row is not ours
+			buf, pg.emitted = buf[:mark], size
+			break
+		}
+	}
+	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+q.Endpoint.From+cond, args...).Scan(&pg.Count); err != nil {
+		pg.Close()
+		return nil, fmt.Errorf("count: %w", err)
+	}
+	if !ordered && pg.Count > int64(size) {
+		pg.Close()
+		return nil, nil
+	}
+	pg.prefetched, pg.limit = buf, size
+	return pg, nil
+}
+
+// pageSQL selects a page of q's rows.
+func pageSQL(q *endpoint.Query, cond string, ordered bool, limit int, offset int64) string {
+	e := q.Endpoint
+	cols := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		cols[i] = f.Column
+		if q.Hidden[f.Name] {
+			cols[i] = "NULL"
+		}
+	}
+	orderBy := ""
+	if ordered {
+		order := make([]string, 0, len(q.Order)+1)
+		for _, o := range q.Order {
+			if o.Desc {
+				order = append(order, o.Column+" DESC")
+			} else {
+				order = append(order, o.Column)
+			}
+		}
+		orderBy = " ORDER BY " + strings.Join(append(order, e.Order), ", ")
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + e.From + cond + orderBy +
+		" LIMIT " + strconv.Itoa(limit) + " OFFSET " + strconv.FormatInt(offset, 10)
+}
+
+// Prefetched is the JSON of the first items, comma-separated, read before
+// the count was known; Next continues after them.
+func (pg *Page) Prefetched() []byte { return pg.prefetched }
 
 func (pg *Page) prepare() {
 	pg.keys = make([][]byte, len(pg.fields))
@@ -154,9 +221,14 @@ func (pg *Page) scan() (ok bool, err error) {
 
 // Next appends the next item's JSON to b; ok is false after the last one.
 func (pg *Page) Next(b []byte) (_ []byte, ok bool, err error) {
+	if pg.limit > 0 && pg.emitted >= pg.limit {
+		pg.Close()
+		return b, false, nil
+	}
 	if ok, err = pg.scan(); !ok {
 		return b, false, err
 	}
+	pg.emitted++
 	for i, d := range pg.dest {
 		b = append(b, pg.keys[i]...)
 		if b, err = pg.value(b, i, d); err != nil {
