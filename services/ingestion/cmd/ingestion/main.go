@@ -10,11 +10,13 @@ import (
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/events"
+	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/publish"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/ingestion/internal/consumer"
 	"github.com/ihr-go/ihr/services/ingestion/internal/httpingest"
 	"github.com/ihr-go/ihr/services/ingestion/internal/ingest"
+	"github.com/ihr-go/ihr/services/ingestion/internal/kafkabridge"
 	"github.com/ihr-go/ihr/services/ingestion/internal/store"
 )
 
@@ -25,6 +27,7 @@ type settings struct {
 	open    bool
 	maxBody int
 	workers int
+	kafka   kafkabridge.Config
 }
 
 func spec() service.Spec[settings] {
@@ -39,6 +42,7 @@ func spec() service.Spec[settings] {
 				open:    e.Bool("IHR_INGEST_OPEN", false),
 				maxBody: e.Int("IHR_INGEST_MAX_BODY", 64<<20, 1024, 1<<30),
 				workers: e.Int("IHR_INGEST_WORKERS", 2, 1, 64),
+				kafka:   kafkabridge.ReadConfig(e),
 			}
 		},
 		Start: start,
@@ -98,11 +102,33 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		})
 	}
 	rt.Go(func() { reportIncomplete(ctx, rt, st, metrics, s.binWait) })
+	if s.kafka.Enabled() {
+		if err := startBridge(ctx, rt, s.kafka, bus); err != nil {
+			return nil, err
+		}
+	}
 	mux := http.NewServeMux()
 	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator,
 		Producer: events.Producer{Name: "http-ingest"}}, Open: s.open, MaxBody: int64(s.maxBody)}).Routes(mux)
 	mux.Handle("/", apierr.NotFoundHandler())
 	return mux, nil
+}
+
+// startBridge consumes IHR's Kafka result topics into the ingest subjects,
+// for producers that still publish to Kafka.
+func startBridge(ctx context.Context, rt *service.Runtime, cfg kafkabridge.Config, bus *natsx.Bus) error {
+	m, err := kafkabridge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/ingestion"))
+	if err != nil {
+		return err
+	}
+	pub := &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator, Producer: events.Producer{Name: "kafka-bridge"}}
+	b, err := kafkabridge.New(cfg, pub, m, rt.Log)
+	if err != nil {
+		return err
+	}
+	rt.Health.Add("kafka", false, b.Probe)
+	rt.Go(func() { b.Run(ctx) })
+	return nil
 }
 
 // reportIncomplete logs and counts, once each, the runs whose batches have
