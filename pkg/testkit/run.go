@@ -101,6 +101,18 @@ func Get(t testing.TB, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// Eventually polls cond until it holds, failing after 20 s with what.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // WaitStatus polls url until it answers status, failing after 20s.
 func WaitStatus(t testing.TB, url string, status int) string {
 	t.Helper()

@@ -116,3 +116,17 @@ func newFlagSet(synopsis, about string, stderr io.Writer) *flag.FlagSet {
 	}
 	return fs
 }
+
+// connectStreams connects as connectNATS does and makes sure the IHR
+// streams exist, for commands that publish.
+func (c *connFlags) connectStreams(ctx context.Context, stderr io.Writer) (*natsx.Bus, error) {
+	bus, err := c.connectNATS(ctx, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := bus.EnsureStreams(ctx); err != nil {
+		bus.Close()
+		return nil, err
+	}
+	return bus, nil
+}

@@ -93,17 +93,6 @@ func (d *deployment) ls(t *testing.T, args ...string) []dlq.Message {
 	return msgs
 }
 
-// eventually polls cond until it holds, failing after 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 const poisonID = "hegemony:4:1796119200:poison:0"
 
@@ -113,7 +102,7 @@ func TestDeadLetters(t *testing.T) {
 	t.Parallel()
 	d := newDeployment(t)
 	d.publish(t, "ihr.ingest.hegemony.rows", `{"schema":"ihr.rows/v0","rows":[]}`, jetstream.MsgIDHeader, poisonID)
-	eventually(t, "the poison batch in the DLQ", func() bool { return len(d.ls(t)) == 1 })
+	testkit.Eventually(t, "the poison batch in the DLQ", func() bool { return len(d.ls(t)) == 1 })
 	// Another consumer's dead letter, to tell datasets apart.
 	d.publish(t, "ihr.dlq.ingest", `not json`, events.HeaderSubject, d.subject("ihr.ingest.atlas_delay.rows"),
 		events.HeaderError, "synthetic", events.HeaderMsgID, "atlas_delay:4:1796119200:x:0")
@@ -179,7 +168,7 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("the replayed dead letter is still shown: %v", err)
 		}
 		// Nothing was fixed: the replay is dead-lettered again, under its new id.
-		eventually(t, "the replay dead-lettered again", func() bool {
+		testkit.Eventually(t, "the replay dead-lettered again", func() bool {
 			got := d.ls(t, "--dataset", "hegemony")
 			return len(got) == 1 && got[0].MsgID == dlq.ReplayID(p) && got[0].Seq > p.Seq
 		})

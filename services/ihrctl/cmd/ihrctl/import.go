@@ -55,14 +55,11 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		*stateDir = filepath.Join(dir, "ihrctl")
 	}
-	bus, err := conn.connectNATS(ctx, stderr)
+	bus, err := conn.connectStreams(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
-	if err := bus.EnsureStreams(ctx); err != nil {
-		return err
-	}
 
 	start := time.Now()
 	plan, err := dumpimport.Scan(d, files, newProgress(*progress, stderr, "checking", -1).add)

@@ -48,7 +48,7 @@ func TestIngestStatus(t *testing.T) {
 		VALUES ('hegemony', 6, '2026-12-01T00:00:00Z', 'partial', 0, 3, '\x00')`)
 
 	var r ingeststatus.Report
-	eventually(t, "three runs committed and every message acknowledged", func() bool {
+	testkit.Eventually(t, "three runs committed and every message acknowledged", func() bool {
 		r = d.status(t)
 		return len(r.Bins) == 2 && r.Bins[0].Bins24h == 2 && r.Bins[0].RunsReplaced == 1 && caughtUp(r)
 	})

@@ -46,14 +46,11 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		*runID = "demo-" + strconv.FormatInt(time.Now().Unix(), 10)
 	}
 
-	bus, err := conn.connectNATS(ctx, stderr)
+	bus, err := conn.connectStreams(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
-	if err := bus.EnsureStreams(ctx); err != nil {
-		return err
-	}
 	pub := &publish.Publisher{Bus: bus, Propagator: propagation.TraceContext{}, BatchRows: *batch,
 		Producer: events.Producer{Name: "ihrctl", Host: hostname()}}
 

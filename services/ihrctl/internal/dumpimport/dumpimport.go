@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -37,42 +38,25 @@ func (p *Plan) Bins() int { return len(p.bins) }
 func Scan(d *events.Dataset, files []File, progress func(rows int64)) (*Plan, error) {
 	p := &Plan{Dataset: d, Files: files, bins: map[binKey]int{}, RunID: "scan"} // the real run id needs every byte
 	all := sha256.New()
-	row := reflect.New(d.RowType()).Elem()
 	one := reflect.MakeSlice(reflect.SliceOf(d.RowType()), 1, 1)
-	for _, file := range files {
-		h := sha256.New()
-		r, err := open(d, file, h)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			k, err := r.next(row)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return nil, err
-			}
-			if _, seen := p.bins[k]; !seen {
-				if err := d.CheckBin(p.bin(k)); err != nil {
-					r.Close()
-					return nil, fmt.Errorf("%s line %d: %w", file.Path, r.line, err)
-				}
-			}
-			one.Index(0).Set(row)
-			if err := d.CheckRows(p.bin(k), one.Interface()); err != nil {
-				r.Close()
-				return nil, fmt.Errorf("%s line %d: %w", file.Path, r.line, err)
-			}
-			p.bins[k]++
-			if p.Rows++; progress != nil && p.Rows%10000 == 0 {
-				progress(p.Rows)
+	err := eachRow(d, files, func(r *reader, k binKey, row reflect.Value) error {
+		if _, seen := p.bins[k]; !seen {
+			if err := d.CheckBin(p.bin(k)); err != nil {
+				return fmt.Errorf("%s line %d: %w", r.file.Path, r.line, err)
 			}
 		}
-		_, _ = io.Copy(h, r.f) // what the decoder left unread
-		r.Close()
-		all.Write(h.Sum(nil))
+		one.Index(0).Set(row)
+		if err := d.CheckRows(p.bin(k), one.Interface()); err != nil {
+			return fmt.Errorf("%s line %d: %w", r.file.Path, r.line, err)
+		}
+		p.bins[k]++
+		if p.Rows++; progress != nil && p.Rows%10000 == 0 {
+			progress(p.Rows)
+		}
+		return nil
+	}, func(sum []byte) { all.Write(sum) })
+	if err != nil {
+		return nil, err
 	}
 	p.RunID = "dump-" + hex.EncodeToString(all.Sum(nil))[:16]
 	return p, nil
@@ -140,7 +124,6 @@ func Publish(ctx context.Context, p *Plan, pub *publish.Publisher, stateDir stri
 	res := Result{Skipped: len(st.Done)}
 	size := pub.BatchSize()
 	pending := map[binKey]*openBin{}
-	row := reflect.New(p.Dataset.RowType()).Elem()
 	flush := func(k binKey, b *openBin) error {
 		if _, err := pub.Batch(ctx, p.bin(k), b.batches, b.rows.Interface()); err != nil {
 			return err
@@ -149,50 +132,34 @@ func Publish(ctx context.Context, p *Plan, pub *publish.Publisher, stateDir stri
 		b.rows = b.rows.Slice(0, 0)
 		return nil
 	}
-	for _, file := range p.Files {
-		r, err := open(p.Dataset, file, nil)
-		if err != nil {
-			return res, err
+	err = eachRow(p.Dataset, p.Files, func(_ *reader, k binKey, row reflect.Value) error {
+		if res.Rows++; progress != nil && res.Rows%5000 == 0 {
+			progress(res.Rows)
 		}
-		for {
-			k, err := r.next(row)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return res, err
-			}
-			if res.Rows++; progress != nil && res.Rows%5000 == 0 {
-				progress(res.Rows)
-			}
-			if st.Done[stateKey(k)] {
-				continue
-			}
-			b := pending[k]
-			if b == nil {
-				b = &openBin{rows: reflect.MakeSlice(reflect.SliceOf(p.Dataset.RowType()), 0, size)}
-				pending[k] = b
-			}
-			b.rows = reflect.Append(b.rows, row)
-			b.sent++
-			if b.rows.Len() == size {
-				if err := flush(k, b); err != nil {
-					r.Close()
-					return res, err
-				}
-			}
-			if b.sent < p.bins[k] {
-				continue
-			}
-			if err := closeBin(ctx, p, pub, k, b, flush, st); err != nil {
-				r.Close()
-				return res, err
-			}
-			delete(pending, k)
-			res.Bins++
+		if st.Done[stateKey(k)] {
+			return nil
 		}
-		r.Close()
+		b := pending[k]
+		if b == nil {
+			b = &openBin{rows: reflect.MakeSlice(reflect.SliceOf(p.Dataset.RowType()), 0, size)}
+			pending[k] = b
+		}
+		b.rows = reflect.Append(b.rows, row)
+		b.sent++
+		if b.rows.Len() == size {
+			if err := flush(k, b); err != nil {
+				return err
+			}
+		}
+		if b.sent < p.bins[k] {
+			return nil
+		}
+		delete(pending, k)
+		res.Bins++
+		return closeBin(ctx, p, pub, k, b, flush, st)
+	}, nil)
+	if err != nil {
+		return res, err
 	}
 	if len(pending) > 0 {
 		return res, fmt.Errorf("%d bins did not get all their rows on the second read: did a file change?", len(pending))
@@ -219,4 +186,35 @@ func closeBin(ctx context.Context, p *Plan, pub *publish.Publisher, k binKey, b 
 	}
 	st.Done[stateKey(k)] = true
 	return st.save()
+}
+
+// eachRow reads the files in order and calls fn with each row and its bin;
+// with hashed, it gives each file's SHA-256 to hashed.
+func eachRow(d *events.Dataset, files []File, fn func(r *reader, k binKey, row reflect.Value) error, hashed func(sum []byte)) error {
+	row := reflect.New(d.RowType()).Elem()
+	for _, file := range files {
+		var h hash.Hash
+		if hashed != nil {
+			h = sha256.New()
+		}
+		r, err := open(d, file, h)
+		if err != nil {
+			return err
+		}
+		for err == nil {
+			var k binKey
+			if k, err = r.next(row); err == nil {
+				err = fn(r, k, row)
+			}
+		}
+		if h != nil {
+			_, _ = io.Copy(h, r.f) // what the decoder left unread
+			hashed(h.Sum(nil))
+		}
+		r.Close()
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	}
+	return nil
 }

@@ -52,7 +52,7 @@ func TestEveryDataset(t *testing.T) {
 		}
 	}
 	for _, d := range events.Datasets() {
-		waitFor(t, d.Name+" committed twice", func() bool {
+		testkit.Eventually(t, d.Name+" committed twice", func() bool {
 			return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_runs WHERE dataset = $1", d.Name) == 2
 		})
 	}
@@ -124,7 +124,7 @@ func TestMetisPartsAreSeparateBins(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "both metrics committed", func() bool {
+	testkit.Eventually(t, "both metrics committed", func() bool {
 		return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_runs WHERE dataset = 'metis_selection'") == 2
 	})
 	for _, metric := range []string{"rtt", "ip_hops"} {

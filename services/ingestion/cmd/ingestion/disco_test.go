@@ -37,20 +37,20 @@ func TestDiscoLifecycle(t *testing.T) {
 		}
 	}
 	publish(open)
-	waitFor(t, "the open event", func() bool { return event("ongoing AND endtime = starttime AND nbdiscoprobes = 2") == 1 })
+	testkit.Eventually(t, "the open event", func() bool { return event("ongoing AND endtime = starttime AND nbdiscoprobes = 2") == 1 })
 	if probes("ipv4 = 'None' AND prefixv4 = 'None' AND probe_id = 1002 AND endtime = starttime") != 1 {
 		t.Error("probe 1002 without its placeholders or open end")
 	}
 	open.AvgLevel = ptr(9.0) // an update of the open event: same key
 	publish(open)
-	waitFor(t, "the update", func() bool { return event("avglevel = 9") == 1 })
+	testkit.Eventually(t, "the update", func() bool { return event("avglevel = 9") == 1 })
 	if n := event("true"); n != 1 || probes("true") != 2 {
 		t.Fatalf("%d events, %d probes after the update", n, probes("true"))
 	}
 	end := start.Add(2 * time.Hour)
 	publish(events.DiscoEvent{Op: events.DiscoClose, StreamType: "asn", StreamName: "2497", StartTime: start, EndTime: &end,
 		Probes: []events.DiscoProbe{{ProbeID: 1001, EndTime: ptr(end.Add(-time.Minute))}}})
-	waitFor(t, "the close", func() bool { return event("NOT ongoing AND endtime = '2026-12-01T05:00:00Z'") == 1 })
+	testkit.Eventually(t, "the close", func() bool { return event("NOT ongoing AND endtime = '2026-12-01T05:00:00Z'") == 1 })
 	if probes("probe_id = 1001 AND endtime = '2026-12-01T04:59:00Z' AND level = 8") != 1 {
 		t.Error("probe 1001's end time not set (or its other fields lost)")
 	}
@@ -63,18 +63,18 @@ func TestDiscoLifecycle(t *testing.T) {
 		t.Fatal("a close created an event")
 	}
 	publish(events.DiscoEvent{Op: events.DiscoOpen, StreamType: "asn", StreamName: "2497", StartTime: later, AvgLevel: ptr(7.0), TotalProbes: ptr(int64(10))})
-	waitFor(t, "the early close applied after its open", func() bool {
+	testkit.Eventually(t, "the early close applied after its open", func() bool {
 		return event("starttime = '2026-12-02T03:00:00Z' AND endtime = '2026-12-02T04:00:00Z' AND NOT ongoing") == 1
 	})
 
 	drop := events.DiscoEvent{Op: events.DiscoDrop, StreamType: "asn", StreamName: "2497", StartTime: start}
 	publish(drop)
-	waitFor(t, "the drop", func() bool { return event("starttime = '2026-12-01T03:00:00Z'") == 0 })
+	testkit.Eventually(t, "the drop", func() bool { return event("starttime = '2026-12-01T03:00:00Z'") == 0 })
 	if n := probes("true"); n != 0 {
 		t.Errorf("%d probes left after the drop", n)
 	}
 	var ops []string
-	waitFor(t, "six results events", func() bool {
+	testkit.Eventually(t, "six results events", func() bool {
 		ops = ops[:0]
 		for _, res := range r.results(t) {
 			if res.Dataset == events.Disco {
@@ -104,7 +104,7 @@ func TestNames(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the names", func() bool {
+	testkit.Eventually(t, "the names", func() bool {
 		return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ihr_country WHERE name <> ''") == 2
 	})
 	checks := map[string]int{
@@ -117,7 +117,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("%s: %d, want %d", q, n, want)
 		}
 	}
-	waitFor(t, "the names results event", func() bool {
+	testkit.Eventually(t, "the names results event", func() bool {
 		for _, res := range r.results(t) {
 			if res.Dataset == events.Names {
 				if len(res.Keys["asn"]) != 2 || res.Keys["asn"][0] != -12 || len(res.TextKeys["country"]) != 2 || res.RowCount != 4 {

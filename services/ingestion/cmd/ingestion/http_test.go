@@ -39,7 +39,7 @@ func TestHTTPIngest(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("NDJSON bin: %d %s", code, body)
 	}
-	waitFor(t, "both bins", func() bool { return r.count(t, "timebin = '2026-12-01T10:15:00Z'") == 4 })
+	testkit.Eventually(t, "both bins", func() bool { return r.count(t, "timebin = '2026-12-01T10:15:00Z'") == 4 })
 
 	for _, tc := range []struct {
 		name, ctype, body string

@@ -74,17 +74,6 @@ func hegemonyRows(origins ...int64) []events.HegemonyRow {
 	return rows
 }
 
-// waitFor polls cond until it holds, failing after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func (r *rig) count(t *testing.T, where string) int {
 	return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ihr_hegemony WHERE "+where)
@@ -143,9 +132,9 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	if _, err := r.pub.Bin(ctx, bin, rows); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bin's rows", func() bool { return r.count(t, "timebin = '2026-12-01T10:00:00Z'") == 9 })
+	testkit.Eventually(t, "the bin's rows", func() bool { return r.count(t, "timebin = '2026-12-01T10:00:00Z'") == 9 })
 	t.Logf("bin visible %s after publishing", time.Since(start).Round(time.Millisecond))
-	waitFor(t, "the results event", func() bool { return len(r.results(t)) == 1 })
+	testkit.Eventually(t, "the results event", func() bool { return len(r.results(t)) == 1 })
 
 	res := r.results(t)[0]
 	if res.RunID != "run-1" || res.Replaced || res.RowCount != 9 || fmt.Sprint(res.Keys["originasn"]) != "[2497 7922 15169]" ||
@@ -161,7 +150,7 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	for i := range 2 {
 		publishWithIDs(t, r, bin, rows, fmt.Sprint("replay", i), 1)
 	}
-	waitFor(t, "the replays to be consumed", func() bool { return pending(t, r) == 0 })
+	testkit.Eventually(t, "the replays to be consumed", func() bool { return pending(t, r) == 0 })
 	if n := r.count(t, "timebin = '2026-12-01T10:00:00Z'"); n != 9 {
 		t.Fatalf("%d rows after replaying the run, want 9", n)
 	}
@@ -173,7 +162,7 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	if _, err := r.pub.Bin(ctx, events.Hegemony.NewBin(4, t0, "run-2"), hegemonyRows(2497)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the re-run", func() bool { return len(r.results(t)) == 2 })
+	testkit.Eventually(t, "the re-run", func() bool { return len(r.results(t)) == 2 })
 	if n := r.count(t, "timebin = '2026-12-01T10:00:00Z'"); n != 3 {
 		t.Errorf("%d rows after the re-run, want its 3", n)
 	}
@@ -253,8 +242,8 @@ func TestInvalidBatchGoesToTheDLQ(t *testing.T) {
 	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0.Add(15*time.Minute), "good"), hegemonyRows(2497)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the valid bin", func() bool { return r.count(t, "true") == 3 })
-	waitFor(t, "the dead letter", func() bool { return len(r.dlq(t)) > 0 })
+	testkit.Eventually(t, "the valid bin", func() bool { return r.count(t, "true") == 3 })
+	testkit.Eventually(t, "the dead letter", func() bool { return len(r.dlq(t)) > 0 })
 	if reason := r.dlq(t)[0]; !strings.Contains(reason, "hege must be between 0 and 1, got 1.7") {
 		t.Errorf("DLQ reason %q", reason)
 	}
@@ -271,7 +260,7 @@ func TestIncompleteBinIsInvisibleAndReported(t *testing.T) {
 	rows := hegemonyRows(2497, 15169)
 	// batch 0 of 2, then the bin message: batch 1 never arrives
 	publishWithIDs(t, r, bin, rows[:3], "x", 2)
-	waitFor(t, "the incomplete bin to be given up", func() bool {
+	testkit.Eventually(t, "the incomplete bin to be given up", func() bool {
 		return len(r.dlq(t)) > 0 && strings.Contains(svc.Logs(), "its last batches never arrived")
 	})
 	if reason := r.dlq(t)[0]; !strings.Contains(reason, "incomplete") {
@@ -294,7 +283,7 @@ func TestDatabaseOutageDelaysButLosesNothing(t *testing.T) {
 	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0, "outage"), hegemonyRows(2497, 7922)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "retries during the outage", func() bool {
+	testkit.Eventually(t, "retries during the outage", func() bool {
 		c, err := r.bus.JS.Consumer(context.Background(), r.bus.StreamName(natsx.StreamIngest), "ingestion-hegemony")
 		if err != nil {
 			return false
@@ -306,8 +295,8 @@ func TestDatabaseOutageDelaysButLosesNothing(t *testing.T) {
 		t.Fatalf("%d rows written while the database was unreachable?", n)
 	}
 	r.proxy.Restore()
-	waitFor(t, "the rows after the outage", func() bool { return r.count(t, "true") == 6 })
-	waitFor(t, "every message acknowledged", func() bool { return pending(t, r) == 0 })
+	testkit.Eventually(t, "the rows after the outage", func() bool { return r.count(t, "true") == 6 })
+	testkit.Eventually(t, "every message acknowledged", func() bool { return pending(t, r) == 0 })
 	if n := r.count(t, "true"); n != 6 {
 		t.Errorf("%d rows, want each of the 6 once", n)
 	}
@@ -347,7 +336,7 @@ func TestKilledBetweenCommitAndAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := run()
-	waitFor(t, "the commit", func() bool {
+	testkit.Eventually(t, "the commit", func() bool {
 		return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_runs WHERE run_id = 'crash'") == 1
 	})
 	first.Process.Signal(syscall.SIGKILL)
@@ -355,8 +344,8 @@ func TestKilledBetweenCommitAndAck(t *testing.T) {
 
 	second := run()
 	t.Cleanup(func() { second.Process.Signal(syscall.SIGTERM); second.Wait() })
-	waitFor(t, "every message acknowledged", func() bool { return pending(t, r) == 0 })
-	waitFor(t, "the results event", func() bool { return len(r.results(t)) == 1 })
+	testkit.Eventually(t, "every message acknowledged", func() bool { return pending(t, r) == 0 })
+	testkit.Eventually(t, "the results event", func() bool { return len(r.results(t)) == 1 })
 	if n := r.count(t, "true"); n != len(rows) {
 		t.Errorf("%d rows after the crash, want %d exactly", n, len(rows))
 	}

@@ -160,10 +160,10 @@ func TestKafkaBridgeCommitsEachBinOnce(t *testing.T) {
 	r := newRig(t, k.env("1s", ""))
 	svc := r.start(t)
 	start := time.Now()
-	waitFor(t, "three bins", func() bool { return r.runs(t) == 3 })
+	testkit.Eventually(t, "three bins", func() bool { return r.runs(t) == 3 })
 	t.Logf("three bins committed %s after start", time.Since(start).Round(time.Millisecond))
 	assertBins(t, r, "10:00=12 10:15=12 10:30=12")
-	waitFor(t, "every offset committed", func() bool {
+	testkit.Eventually(t, "every offset committed", func() bool {
 		got, _ := k.committed("ihr-ingestion-bridge")
 		return got[0] == k.sent[0] && got[1] == k.sent[1]
 	})
@@ -203,7 +203,7 @@ func TestKafkaBridgeRestartIsExactlyOnce(t *testing.T) {
 	t.Run("before the restart", func(t *testing.T) {
 		// A long idle timeout: the second bin stays pending until the stop.
 		with(k.env("10m", "")).start(t)
-		waitFor(t, "the first bin", func() bool { return r.runs(t) == 1 })
+		testkit.Eventually(t, "the first bin", func() bool { return r.runs(t) == 1 })
 		assertBins(t, r, "10:00=12")
 	})
 	got, meta := k.committed("ihr-ingestion-bridge")
@@ -217,8 +217,8 @@ func TestKafkaBridgeRestartIsExactlyOnce(t *testing.T) {
 	k.produceBin(t, t0.Add(30*time.Minute))
 	t.Run("after the restart", func(t *testing.T) {
 		with(k.env("1s", "")).start(t)
-		waitFor(t, "three bins", func() bool { return r.runs(t) == 3 })
-		waitFor(t, "every offset committed", func() bool {
+		testkit.Eventually(t, "three bins", func() bool { return r.runs(t) == 3 })
+		testkit.Eventually(t, "every offset committed", func() bool {
 			got, _ := k.committed("ihr-ingestion-bridge")
 			return got[0] == k.sent[0] && got[1] == k.sent[1]
 		})
@@ -228,12 +228,12 @@ func TestKafkaBridgeRestartIsExactlyOnce(t *testing.T) {
 	stored := r.ingestMsgs(t)
 	t.Run("another group reads it all again", func(t *testing.T) {
 		with(k.env("1s", "replay")).start(t)
-		waitFor(t, "the replay group to read everything", func() bool {
+		testkit.Eventually(t, "the replay group to read everything", func() bool {
 			got, _ := k.committed("replay")
 			return got[0] == k.sent[0] && got[1] == k.sent[1]
 		})
 	})
-	waitFor(t, "every ingest message handled", func() bool { return pending(t, r) == 0 })
+	testkit.Eventually(t, "every ingest message handled", func() bool { return pending(t, r) == 0 })
 	if n := r.ingestMsgs(t); n != stored {
 		t.Errorf("the replay stored %d new ingest messages: its runs differ from the first ones", n-stored)
 	}
