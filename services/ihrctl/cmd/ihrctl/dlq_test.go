@@ -93,7 +93,6 @@ func (d *deployment) ls(t *testing.T, args ...string) []dlq.Message {
 	return msgs
 }
 
-
 const poisonID = "hegemony:4:1796119200:poison:0"
 
 // TestDeadLetters dead-letters a batch for real through the ingestion

@@ -74,7 +74,6 @@ func hegemonyRows(origins ...int64) []events.HegemonyRow {
 	return rows
 }
 
-
 func (r *rig) count(t *testing.T, where string) int {
 	return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ihr_hegemony WHERE "+where)
 }
