@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ihr-go/ihr/pkg/service"
@@ -42,12 +44,26 @@ func TestFirstPages(t *testing.T) {
 	big := testkit.StartService(t, "query", service.Runner(spec()), env)
 	env["IHR_PAGE_SIZE"] = "5000"
 	paged := testkit.StartService(t, "query", service.Runner(spec()), env)
+	env["IHR_PAGE_SIZE"], env["IHR_DB_MAX_CONNS"] = "20000", "2"
+	narrow := testkit.StartService(t, "query", service.Runner(spec()), env)
 	q := "/ihr/api/hegemony/?originasn=2497&timebin=2026-11-30T00:00:00Z"
 
 	all := getPage(t, big.URL+q)
 	if all.Count != 12000 || len(all.Results) != 12000 || all.Next != nil {
 		t.Fatalf("one page over the buffer: count %d, %d results, next %v", all.Count, len(all.Results), all.Next)
 	}
+	// More such pages at once than the pool has connections: each holds
+	// one while it counts, which must not wait on the others.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if code, body := testkit.Get(t, narrow.URL+q); code != 200 || !strings.HasPrefix(body, `{"count":12000,`) {
+				t.Errorf("concurrent page: %d %.100s", code, body)
+			}
+		})
+	}
+	wg.Wait()
+
 	seen := map[string]bool{}
 	for _, r := range all.Results {
 		seen[string(r)] = true

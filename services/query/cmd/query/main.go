@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/db"
 	"github.com/ihr-go/ihr/pkg/httpx"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
@@ -53,6 +54,13 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
+	countCfg := s.db
+	countCfg.MaxConns = max(2, s.db.MaxConns/4)
+	counts, err := db.Open(ctx, countCfg, "ihr-query-counts", rt.HTTP.Tracers, rt.HTTP.Meters)
+	if err != nil {
+		return nil, err
+	}
+	rt.OnClose(counts.Close)
 	if _, err := rt.Redis(s.redisURL); err != nil {
 		return nil, err
 	}
@@ -71,6 +79,6 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	api := &httpapi.API{Store: store.New(pool), PageSize: s.pageSize, Log: rt.Log, OpenAPI: doc}
+	api := &httpapi.API{Store: store.New(pool, counts), PageSize: s.pageSize, Log: rt.Log, OpenAPI: doc}
 	return httpx.ETag(s.etagMax, api.Handler(endpoint.All())), nil
 }

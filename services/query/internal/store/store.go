@@ -18,10 +18,14 @@ import (
 // Postgres runs queries on a pool.
 type Postgres struct {
 	pool *pgxpool.Pool
+	// counts is a pool of its own for the counts a first page asks while
+	// it holds a connection of pool: taken from pool, many such pages at
+	// once would each wait for a second connection that none gives back.
+	counts *pgxpool.Pool
 }
 
-// New returns the store on pool.
-func New(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+// New returns the store on pool, counting first pages on counts.
+func New(pool, counts *pgxpool.Pool) *Postgres { return &Postgres{pool: pool, counts: counts} }
 
 // Page is an open page of results: its total count and a cursor on its rows.
 type Page struct {
@@ -131,7 +135,7 @@ func (p *Postgres) openFirst(ctx context.Context, q *endpoint.Query, size int, c
 			break
 		}
 	}
-	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+q.Endpoint.From+cond, args...).Scan(&pg.Count); err != nil {
+	if err := p.counts.QueryRow(ctx, "SELECT count(*) FROM "+q.Endpoint.From+cond, args...).Scan(&pg.Count); err != nil {
 		pg.Close()
 		return nil, fmt.Errorf("count: %w", err)
 	}
