@@ -94,7 +94,16 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, 
 	b = append(b, `,"previous":`...)
 	b = link(b, r, pairs, q.Page-1, q.Page > 1)
 	b = append(b, `,"results":[`...)
-	b = append(b, page.Prefetched()...)
+	if pre := page.Prefetched(); len(pre) > 0 {
+		// Written as it is: copying it into b would cost as much again.
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		if _, err := w.Write(pre); err != nil {
+			return
+		}
+		b = b[:0]
+	}
 	for first := len(page.Prefetched()) == 0; ; first = false {
 		n := len(b)
 		if !first {
