@@ -10,10 +10,10 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read docs
+.PHONY: help run stop test test-chaos fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read docs
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: build ## init + migrate the database, load demo data if empty, start every service
 	@scripts/dev/up.sh
@@ -21,9 +21,14 @@ run: build ## init + migrate the database, load demo data if empty, start every 
 stop: ## stop the services started by make run
 	@scripts/dev/down.sh
 
+# -short: the long tests (tests/chaos, the 5M-row dump import) run small loads here; make test-chaos runs them at full size.
 test: ## run every test (needs PostgreSQL, Redis and NATS running), then each fuzz target briefly
-	go test -count=1 -timeout 15m $(PACKAGES)
+	go test -count=1 -short -timeout 15m $(PACKAGES)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+test-chaos: ## the long tests at full size: break ingestion mid-load (kill -9, PostgreSQL cut, NATS restart, node loss, poison batch); import 5M dump rows
+	cd tests && go test -count=1 -timeout 20m -v ./chaos
+	cd services/ihrctl && go test -count=1 -timeout 20m -v -run TestImportDumps ./cmd/ihrctl
 
 FUZZTIME ?= 60s
 fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages)

@@ -54,6 +54,9 @@ type NATS struct {
 	Prefix string
 	// StoreDir is where an embedded dev server keeps its JetStream files.
 	StoreDir string
+	// Replicas is how many servers of a JetStream cluster keep each IHR
+	// stream (and, by inheritance, its consumers); 1 on a single server.
+	Replicas int
 }
 
 // ReadNATS reads the message bus settings.
@@ -62,6 +65,8 @@ func ReadNATS(e *Env) NATS {
 		URL:      e.URL("IHR_NATS_URL", "nats://127.0.0.1:4222", "nats", "tls"),
 		Prefix:   e.String("IHR_NATS_PREFIX", ""),
 		StoreDir: e.String("IHR_NATS_STORE_DIR", ".run/nats"),
+		// JetStream clusters allow at most 5 replicas.
+		Replicas: e.Int("IHR_NATS_REPLICAS", 1, 1, 5),
 	}
 }
 

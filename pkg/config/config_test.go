@@ -79,3 +79,19 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Redact changed a URL without password: %s", got)
 	}
 }
+
+func TestNATSReplicas(t *testing.T) {
+	if n := ReadNATS(FromMap(nil)).Replicas; n != 1 {
+		t.Errorf("default replicas %d, want 1 (a single server)", n)
+	}
+	e := FromMap(map[string]string{"IHR_NATS_REPLICAS": "3"})
+	if n := ReadNATS(e).Replicas; n != 3 || e.Err() != nil {
+		t.Errorf("IHR_NATS_REPLICAS=3 read as %d (%v)", n, e.Err())
+	}
+	for _, bad := range []string{"0", "6", "three"} {
+		e := FromMap(map[string]string{"IHR_NATS_REPLICAS": bad})
+		if ReadNATS(e); e.Err() == nil || !strings.Contains(e.Err().Error(), "IHR_NATS_REPLICAS") {
+			t.Errorf("IHR_NATS_REPLICAS=%s accepted (%v)", bad, e.Err())
+		}
+	}
+}

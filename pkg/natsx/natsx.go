@@ -27,6 +27,7 @@ type Bus struct {
 	Conn     *nats.Conn
 	JS       jetstream.JetStream
 	prefix   string
+	replicas int
 	embedded *server.Server
 	closed   chan struct{}
 }
@@ -42,7 +43,7 @@ func Connect(ctx context.Context, cfg config.NATS, dev bool, name string, log *s
 	if !validPrefix.MatchString(cfg.Prefix) {
 		return nil, fmt.Errorf("IHR_NATS_PREFIX %q: only letters, digits, '-' and '_'", cfg.Prefix)
 	}
-	b := &Bus{prefix: cfg.Prefix, closed: make(chan struct{})}
+	b := &Bus{prefix: cfg.Prefix, replicas: max(cfg.Replicas, 1), closed: make(chan struct{})}
 	markClosed := sync.OnceFunc(func() { close(b.closed) })
 	opts := []nats.Option{
 		nats.Name(name),

@@ -127,6 +127,23 @@ func TestProdDoesNotEmbedAndReportsDown(t *testing.T) {
 	}
 }
 
+// TestStreamsCarryReplicas needs no server: the configuration is built
+// before anything is sent.
+func TestStreamsCarryReplicas(t *testing.T) {
+	for _, c := range []struct{ set, want int }{{0, 1}, {1, 1}, {3, 3}} {
+		b, err := Connect(context.Background(), config.NATS{URL: "nats://" + testkit.FreeAddr(t), Replicas: c.set}, false, "t", quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range b.Streams() {
+			if sc.Replicas != c.want {
+				t.Errorf("Replicas %d: stream %s has %d replicas, want %d", c.set, sc.Name, sc.Replicas, c.want)
+			}
+		}
+		b.Close()
+	}
+}
+
 func TestBadPrefix(t *testing.T) {
 	if _, err := Connect(context.Background(), config.NATS{URL: "nats://127.0.0.1:1", Prefix: "a.b"}, false, "t", quiet); err == nil {
 		t.Fatal("a prefix with a dot must be refused")

@@ -17,11 +17,12 @@ const (
 	StreamAuth    = "IHR_AUTH"
 )
 
-// Streams returns the configuration of every IHR stream in b's namespace.
-// Only settings the 2.9 servers know are used.
+// Streams returns the configuration of every IHR stream in b's namespace,
+// each kept by IHR_NATS_REPLICAS servers. Only settings the 2.9 servers
+// know are used.
 func (b *Bus) Streams() []jetstream.StreamConfig {
 	const day = 24 * time.Hour
-	return []jetstream.StreamConfig{{
+	streams := []jetstream.StreamConfig{{
 		Name:        b.StreamName(StreamIngest),
 		Description: "Measurement results published by pipelines, bin by bin",
 		Subjects:    []string{b.Subject("ihr.ingest.>")},
@@ -36,6 +37,9 @@ func (b *Bus) Streams() []jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      14 * day,
+		// A commit whose message comes back (a crash before its ack) is
+		// announced again: the same id, dropped within this window.
+		Duplicates: 2 * time.Hour,
 	}, {
 		Name:        b.StreamName(StreamTasks),
 		Description: "Background tasks (e-mails, notifications), each done once",
@@ -58,6 +62,10 @@ func (b *Bus) Streams() []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		MaxAge:      7 * day,
 	}}
+	for i := range streams {
+		streams[i].Replicas = b.replicas
+	}
+	return streams
 }
 
 // EnsureStreams creates the IHR streams or updates them to the current

@@ -38,7 +38,7 @@ func addConnFlags(fs *flag.FlagSet, db bool) *connFlags {
 // would validate it.
 func (c *connFlags) settings() (config.NATS, string, error) {
 	vars := map[string]string{}
-	for k, v := range map[string]string{"IHR_NATS_URL": c.natsURL, "IHR_NATS_PREFIX": c.prefix, "IHR_DATABASE_URL": c.dbURL} {
+	for k, v := range map[string]string{"IHR_NATS_URL": c.natsURL, "IHR_NATS_PREFIX": c.prefix, "IHR_NATS_REPLICAS": "", "IHR_DATABASE_URL": c.dbURL} {
 		if v == "" {
 			v = os.Getenv(k)
 		}

@@ -37,6 +37,9 @@ import (
 type Handler func(ctx context.Context, data []byte) error
 
 const (
+	// ackWait is how long a message a crashed instance held waits before
+	// it is delivered again; handling keeps it with InProgress.
+	ackWait     = 30 * time.Second
 	maxNakDelay = 30 * time.Second
 	// maxServerErrors is how many times the database may refuse a message
 	// before it is dead-lettered.
@@ -73,7 +76,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			Durable:       c.Durable,
 			FilterSubject: c.Bus.Subject("ihr.ingest." + c.Dataset + ".>"),
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       2 * time.Minute,
+			AckWait:       ackWait,
 			MaxDeliver:    -1, // we decide when a message is given up: see handle
 			MaxAckPending: 1000,
 		})
@@ -145,7 +148,9 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 			attribute.String("messaging.message.id", m.Headers().Get(jetstream.MsgIDHeader))))
 	defer span.End()
 
+	stop := keepInProgress(m)
 	err := c.dispatch(ctx, m)
+	stop()
 	meta, _ := m.Metadata()
 	switch {
 	case err == nil:
@@ -170,6 +175,25 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 		c.Metrics.Message(c.Dataset, outcome)
 		c.nak(ctx, m, meta)
 	}
+}
+
+// keepInProgress tells JetStream the message is still being worked on
+// (a long commit), until stop is called.
+func keepInProgress(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // poison reports an error the database answered with (a constraint, a bad
