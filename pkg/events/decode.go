@@ -16,6 +16,9 @@ type Batch struct {
 
 // DecodeRows parses and validates a batch of the dataset's rows.
 func (d *Dataset) DecodeRows(data []byte) (*Batch, error) {
+	if len(data) > 2*MaxBatchBytes {
+		return nil, invalid("a batch of %d bytes, at most %d", len(data), MaxBatchBytes)
+	}
 	if _, err := expectSchema(data, SchemaRows); err != nil {
 		return nil, err
 	}

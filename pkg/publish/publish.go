@@ -38,7 +38,7 @@ type Publisher struct {
 // Bin publishes one bin: its rows (a slice of the dataset's row type) in
 // batches, then bin_complete.
 func (p *Publisher) Bin(ctx context.Context, bin events.Bin, rows any) ([]Receipt, error) {
-	size := p.BatchSize()
+	size := p.BatchSize(bin.Dataset)
 	rv := reflect.ValueOf(rows)
 	var receipts []Receipt
 	seq := 0
@@ -54,10 +54,15 @@ func (p *Publisher) Bin(ctx context.Context, bin events.Bin, rows any) ([]Receip
 	return append(receipts, r), err
 }
 
-// BatchSize is the number of rows per batch.
-func (p *Publisher) BatchSize() int {
-	if p.BatchRows <= 0 || p.BatchRows > events.MaxBatchRows {
-		return events.MaxBatchRows
+// BatchSize is the number of rows per batch of a dataset: BatchRows, at
+// most what keeps its messages under events.MaxBatchBytes.
+func (p *Publisher) BatchSize(dataset string) int {
+	most := events.MaxBatchRows
+	if d, ok := events.Lookup(dataset); ok {
+		most = d.BatchRows()
+	}
+	if p.BatchRows <= 0 || p.BatchRows > most {
+		return most
 	}
 	return p.BatchRows
 }

@@ -122,7 +122,7 @@ func Publish(ctx context.Context, p *Plan, pub *publish.Publisher, stateDir stri
 		return Result{}, fmt.Errorf("import state: %w", err)
 	}
 	res := Result{Skipped: len(st.Done)}
-	size := pub.BatchSize()
+	size := pub.BatchSize(p.Dataset.Name)
 	pending := map[binKey]*openBin{}
 	flush := func(k binKey, b *openBin) error {
 		if _, err := pub.Batch(ctx, p.bin(k), b.batches, b.rows.Interface()); err != nil {

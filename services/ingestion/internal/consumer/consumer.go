@@ -37,6 +37,10 @@ import (
 type Handler func(ctx context.Context, data []byte) error
 
 const (
+	// pullBytes bounds the messages fetched ahead: counted in messages,
+	// 200 batches of up to 1 MB overflowed the client's buffer (slow
+	// consumer) and came back only after the ack wait.
+	pullBytes = 16 << 20
 	// ackWait is how long a message a crashed instance held waits before
 	// it is delivered again; handling keeps it with InProgress.
 	ackWait     = 30 * time.Second
@@ -115,7 +119,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
-	cc, err := cons.Consume(func(m jetstream.Msg) { queues[worker(m, len(queues))] <- m }, jetstream.PullMaxMessages(200))
+	cc, err := cons.Consume(func(m jetstream.Msg) { queues[worker(m, len(queues))] <- m }, jetstream.PullMaxBytes(pullBytes))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.Durable, err)
 	}

@@ -135,7 +135,7 @@ func (p *Postgres) staged(ctx context.Context, d *events.Dataset, bc *events.Bin
 		return out, &events.Invalid{Reason: fmt.Sprintf("bin announces %d rows, its batches hold %d", bc.RowCount, out.Len())}
 	}
 	// Each batch was checked alone; a key may still repeat across batches.
-	return out, d.CheckRows(bc.Bin, out.Interface())
+	return out, d.CheckKeys(bc.Bin, out.Interface())
 }
 
 // IncompleteRun is a run whose batches wait longer than allowed.
