@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -101,8 +100,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return info.NumPending, nil
 	})
-	// Messages of one bin go to one worker, in order; different bins are
-	// staged and committed in parallel.
+	// Messages of one bin go to one worker, in order (see router);
+	// different bins are staged and committed in parallel.
 	queues := make([]chan jetstream.Msg, max(1, c.Workers))
 	var wg sync.WaitGroup
 	for i := range queues {
@@ -119,7 +118,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
-	cc, err := cons.Consume(func(m jetstream.Msg) { queues[worker(m, len(queues))] <- m }, jetstream.PullMaxBytes(pullBytes))
+	r := newRouter(len(queues), func(i int) int { return len(queues[i]) })
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		queues[r.route(m.Subject(), m.Headers().Get(jetstream.MsgIDHeader))] <- m
+	}, jetstream.PullMaxBytes(pullBytes))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.Durable, err)
 	}
@@ -128,21 +130,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 	cc.Drain()
 	<-cc.Closed()
 	return nil
-}
-
-// worker picks the worker of a message from its bin, read from the message
-// id (dataset:af:timebin:run:seq): the id's first three fields.
-func worker(m jetstream.Msg, n int) int {
-	id := m.Headers().Get(jetstream.MsgIDHeader)
-	end := 0
-	for fields := 0; end < len(id) && fields < 3; end++ {
-		if id[end] == ':' {
-			fields++
-		}
-	}
-	h := fnv.New32a()
-	h.Write([]byte(id[:end]))
-	return int(h.Sum32() % uint32(n))
 }
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {

@@ -27,3 +27,27 @@ func TestPoison(t *testing.T) {
 		t.Error("a connection error is an outage, not poison")
 	}
 }
+
+func TestRouter(t *testing.T) {
+	queued := []int{0, 0}
+	r := newRouter(2, func(i int) int { return queued[i] })
+	a := r.route("ihr.ingest.hegemony.rows", "hegemony:4:100:run:0")
+	queued[a] = 5
+	b := r.route("ihr.ingest.hegemony.rows", "hegemony:4:200:run:0")
+	if a == b {
+		t.Fatalf("a new bin went to the busy worker %d", a)
+	}
+	queued[b] = 9
+	if w := r.route("ihr.ingest.hegemony.rows", "hegemony:4:100:run:1"); w != a {
+		t.Errorf("batch 1 of bin 100 went to worker %d, its batch 0 to %d", w, a)
+	}
+	if w := r.route("ihr.ingest.hegemony.bin", "hegemony:4:100:run:complete"); w != a {
+		t.Errorf("the bin message went to worker %d, its batches to %d", w, a)
+	}
+	if _, kept := r.bins["hegemony:4:100:"]; kept {
+		t.Error("the bin is still routed after its bin message")
+	}
+	if k := binKey("metis_selection/rtt:4:100:run:3"); k != "metis_selection/rtt:4:100:" {
+		t.Errorf("binKey %q", k)
+	}
+}
