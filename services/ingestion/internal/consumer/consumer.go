@@ -103,12 +103,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Messages of one bin go to one worker, in order (see router);
 	// different bins are staged and committed in parallel.
 	queues := make([]chan jetstream.Msg, max(1, c.Workers))
+	r := newRouter(len(queues), func(i int) int { return len(queues[i]) })
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan jetstream.Msg, 64)
 		wg.Go(func() {
 			for m := range queues[i] {
 				c.handle(ctx, m)
+				r.done(m.Headers().Get(jetstream.MsgIDHeader))
 			}
 		})
 	}
@@ -118,9 +120,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		wg.Wait()
 	}()
-	r := newRouter(len(queues), func(i int) int { return len(queues[i]) })
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		queues[r.route(m.Subject(), m.Headers().Get(jetstream.MsgIDHeader))] <- m
+		queues[r.route(m.Headers().Get(jetstream.MsgIDHeader))] <- m
 	}, jetstream.PullMaxBytes(pullBytes))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.Durable, err)

@@ -31,21 +31,27 @@ func TestPoison(t *testing.T) {
 func TestRouter(t *testing.T) {
 	queued := []int{0, 0}
 	r := newRouter(2, func(i int) int { return queued[i] })
-	a := r.route("ihr.ingest.hegemony.rows", "hegemony:4:100:run:0")
+	a := r.route("hegemony:4:100:run:0")
 	queued[a] = 5
-	b := r.route("ihr.ingest.hegemony.rows", "hegemony:4:200:run:0")
+	b := r.route("hegemony:4:200:run:0")
 	if a == b {
 		t.Fatalf("a new bin went to the busy worker %d", a)
 	}
 	queued[b] = 9
-	if w := r.route("ihr.ingest.hegemony.rows", "hegemony:4:100:run:1"); w != a {
-		t.Errorf("batch 1 of bin 100 went to worker %d, its batch 0 to %d", w, a)
+	for _, id := range []string{"hegemony:4:100:run:1", "hegemony:4:100:run:complete", "hegemony:4:100:rerun:0"} {
+		if w := r.route(id); w != a {
+			t.Errorf("%s went to worker %d while its bin is in hand at %d", id, w, a)
+		}
 	}
-	if w := r.route("ihr.ingest.hegemony.bin", "hegemony:4:100:run:complete"); w != a {
-		t.Errorf("the bin message went to worker %d, its batches to %d", w, a)
+	for _, id := range []string{"hegemony:4:100:run:0", "hegemony:4:100:run:1", "hegemony:4:100:run:complete", "hegemony:4:100:rerun:0"} {
+		r.done(id)
 	}
 	if _, kept := r.bins["hegemony:4:100:"]; kept {
-		t.Error("the bin is still routed after its bin message")
+		t.Error("the bin is still routed with nothing in hand")
+	}
+	queued[a], queued[b] = 9, 0
+	if w := r.route("hegemony:4:100:rerun2:0"); w != b {
+		t.Errorf("a bin with nothing in hand went to worker %d, not the idle %d", w, b)
 	}
 	if k := binKey("metis_selection/rtt:4:100:run:3"); k != "metis_selection/rtt:4:100:" {
 		t.Errorf("binKey %q", k)
