@@ -76,11 +76,13 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		events.Disco: {"events": svc.HandleDisco},
 		events.Names: {"update": svc.HandleNames},
 	}
+	holders := map[string]consumer.Holder{}
 	for _, d := range events.Datasets() {
 		routes[d.Name] = map[string]consumer.Handler{
 			"rows": func(ctx context.Context, data []byte) error { return svc.HandleRows(ctx, d, data) },
 			"bin":  func(ctx context.Context, data []byte) error { return svc.HandleBin(ctx, d, data) },
 		}
+		holders[d.Name] = svc.Held(d)
 	}
 	for name, r := range routes {
 		c := &consumer.Consumer{
@@ -88,6 +90,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 			Durable:    "ingestion-" + name,
 			Dataset:    name,
 			Routes:     r,
+			Holder:     holders[name],
 			BinWait:    s.binWait,
 			Workers:    s.workers,
 			Log:        rt.Log,

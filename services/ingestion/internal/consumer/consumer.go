@@ -58,6 +58,9 @@ type Consumer struct {
 	// last token ("rows", "bin") to handlers.
 	Dataset string
 	Routes  map[string]Handler
+	// Holder, for binned datasets, lets workers hold a bin's batches in
+	// memory until its bin message (nil: every batch is staged).
+	Holder Holder
 	// BinWait is how long a bin may wait for missing batches before it is
 	// dead-lettered as incomplete.
 	BinWait time.Duration
@@ -107,12 +110,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan jetstream.Msg, 64)
-		wg.Go(func() {
-			for m := range queues[i] {
-				c.handle(ctx, m)
-				r.done(m.Headers().Get(jetstream.MsgIDHeader))
-			}
-		})
+		wg.Go(func() { c.work(ctx, queues[i], r) })
 	}
 	defer func() {
 		for _, q := range queues {
@@ -133,11 +131,41 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
+// work handles a worker's queue until it is closed. Batches are held in
+// memory until their bin message when they can be (see hold); held
+// batches whose bin message is late are staged.
+func (c *Consumer) work(ctx context.Context, queue <-chan jetstream.Msg, r *router) {
+	h := newHold(c, r)
+	ctx = context.WithoutCancel(ctx) // finish what is in hand on shutdown
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-queue:
+			if !ok {
+				h.flushOld(ctx, 0)
+				return
+			}
+			if !h.take(ctx, m) {
+				c.handle(ctx, m)
+				r.done(m.Headers().Get(jetstream.MsgIDHeader))
+			}
+		case <-tick.C:
+			h.flushOld(ctx, holdAge)
+		}
+	}
+}
+
+// span starts the span of handling m, in the trace its producer began.
+func (c *Consumer) span(ctx context.Context, m jetstream.Msg) (context.Context, trace.Span) {
 	ctx = natsx.Extract(context.WithoutCancel(ctx), c.Propagator, m.Headers())
-	ctx, span := c.Tracer.Start(ctx, "ingest "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
+	return c.Tracer.Start(ctx, "ingest "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("messaging.destination.name", m.Subject()),
 			attribute.String("messaging.message.id", m.Headers().Get(jetstream.MsgIDHeader))))
+}
+
+func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
+	ctx, span := c.span(ctx, m)
 	defer span.End()
 
 	stop := keepInProgress(m)

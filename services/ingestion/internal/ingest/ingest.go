@@ -47,6 +47,8 @@ type Store interface {
 	// Commit commits the run of bc if every batch is staged (*Incomplete otherwise).
 	// A run committed before returns its stored result with Duplicate set.
 	Commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) (Commit, error)
+	// CommitRows commits a run from its batches in hand, as Commit does.
+	CommitRows(ctx context.Context, d *events.Dataset, bc *events.BinComplete, batches []*events.Batch) (Commit, error)
 	// ApplyDisco applies a disco event change (idempotent); a close before
 	// its open is *Incomplete.
 	ApplyDisco(ctx context.Context, e *events.DiscoEvent) error
@@ -111,9 +113,44 @@ func (s *Service) HandleBin(ctx context.Context, d *events.Dataset, data []byte)
 	return s.commit(ctx, d, bc)
 }
 
+// Held lets the consumer keep a bin's batches in memory, unacknowledged,
+// until its bin message, and commit them without staging: JetStream keeps
+// them meanwhile. Stage makes a held batch durable when that cannot be.
+type Held struct {
+	s *Service
+	d *events.Dataset
+}
+
+// Held returns the held-batches path of dataset d.
+func (s *Service) Held(d *events.Dataset) Held { return Held{s, d} }
+
+// Batch decodes a batch message.
+func (h Held) Batch(data []byte) (*events.Batch, error) { return h.d.DecodeRows(data) }
+
+// Bin decodes a bin message.
+func (h Held) Bin(data []byte) (*events.BinComplete, error) { return h.d.DecodeBinComplete(data) }
+
+// Stage stages a held batch (a no-op for a committed run).
+func (h Held) Stage(ctx context.Context, b *events.Batch) error {
+	done, err := h.s.store.Committed(ctx, b.Bin)
+	if err != nil || done {
+		return err
+	}
+	return h.s.store.Stage(ctx, b)
+}
+
+// Commit commits and announces the run of bc from its batches.
+func (h Held) Commit(ctx context.Context, bc *events.BinComplete, batches []*events.Batch) error {
+	return h.s.commitWith(ctx, h.d, bc, func() (Commit, error) { return h.s.store.CommitRows(ctx, h.d, bc, batches) })
+}
+
 func (s *Service) commit(ctx context.Context, d *events.Dataset, bc *events.BinComplete) error {
+	return s.commitWith(ctx, d, bc, func() (Commit, error) { return s.store.Commit(ctx, d, bc) })
+}
+
+func (s *Service) commitWith(ctx context.Context, d *events.Dataset, bc *events.BinComplete, commit func() (Commit, error)) error {
 	start := time.Now()
-	c, err := s.store.Commit(ctx, d, bc)
+	c, err := commit()
 	if err == nil && !c.Duplicate {
 		s.metrics.CommitTook(d.Name, time.Since(start))
 	}

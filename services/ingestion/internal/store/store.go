@@ -62,6 +62,29 @@ func (p *Postgres) Commit(ctx context.Context, d *events.Dataset, bc *events.Bin
 	if err != nil {
 		return ingest.Commit{}, err
 	}
+	return p.commitRows(ctx, d, bc, rows)
+}
+
+// CommitRows commits a run whose batches are in hand (never staged): the
+// same transaction as Commit.
+func (p *Postgres) CommitRows(ctx context.Context, d *events.Dataset, bc *events.BinComplete, batches []*events.Batch) (ingest.Commit, error) {
+	if c, done, err := p.committed(ctx, bc.Bin); err != nil || done {
+		return c, err
+	}
+	rows := reflect.MakeSlice(reflect.SliceOf(d.RowType()), 0, 0)
+	for _, b := range batches {
+		rows = reflect.AppendSlice(rows, reflect.ValueOf(b.Rows))
+	}
+	if bc.RowCount >= 0 && rows.Len() != bc.RowCount {
+		return ingest.Commit{}, &events.Invalid{Reason: fmt.Sprintf("bin announces %d rows, its batches hold %d", bc.RowCount, rows.Len())}
+	}
+	if err := d.CheckKeys(bc.Bin, rows.Interface()); err != nil {
+		return ingest.Commit{}, err
+	}
+	return p.commitRows(ctx, d, bc, rows)
+}
+
+func (p *Postgres) commitRows(ctx context.Context, d *events.Dataset, bc *events.BinComplete, rows reflect.Value) (ingest.Commit, error) {
 	dv := derivations[d.Name]
 	if dv.fill != nil {
 		if err := dv.fill(rows.Interface()); err != nil {
@@ -80,7 +103,7 @@ func (p *Postgres) Commit(ctx context.Context, d *events.Dataset, bc *events.Bin
 		w.derived = dv.derived(bc.Bin, rows.Interface())
 	}
 	var c ingest.Commit
-	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var err error
 		c, err = w.commit(ctx, tx)
 		return err
