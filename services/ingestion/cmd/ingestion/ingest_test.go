@@ -349,3 +349,30 @@ func TestKilledBetweenCommitAndAck(t *testing.T) {
 		t.Errorf("%d rows after the crash, want %d exactly", n, len(rows))
 	}
 }
+
+// TestLateBinMessage: batches wait in memory for their bin message; when
+// it is late they are staged, and the bin still commits once.
+func TestLateBinMessage(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.start(t)
+	ctx := context.Background()
+	bin := events.Hegemony.NewBin(4, t0, "late")
+	rows := hegemonyRows(2497, 7922) // two batches of 3
+	for seq := range 2 {
+		if _, err := r.pub.Batch(ctx, bin, seq, rows[seq*3:seq*3+3]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, "the held batches staged", func() bool {
+		return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_staging") == 2
+	})
+	if _, err := r.pub.Complete(ctx, bin, 2, len(rows)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the late bin committed", func() bool { return r.count(t, "true") == 6 })
+	testkit.Eventually(t, "every message acknowledged", func() bool { return pending(t, r) == 0 })
+	if n := testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_staging"); n != 0 {
+		t.Errorf("%d staged batches left after the commit", n)
+	}
+}
