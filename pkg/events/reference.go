@@ -167,10 +167,13 @@ func (d *Dataset) rowSchema() map[string]any {
 func camel(s string) string {
 	parts := strings.Split(s, "_")
 	for i := 1; i < len(parts); i++ {
-		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		parts[i] = title(parts[i])
 	}
 	return strings.Join(parts, "")
 }
+
+// title capitalises the first letter, for names made of names.
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 func ref(kind, name string) map[string]any {
 	return map[string]any{"$ref": "#/" + kind + "/" + name}
@@ -248,9 +251,9 @@ func AsyncAPI() map[string]any {
 		channels[c+"Rows"] = map[string]any{"address": RowsSubject(d.Name), "messages": map[string]any{c + "Rows": ref("components/messages", c+"Rows")}}
 		channels[c+"Bin"] = map[string]any{"address": BinSubject(d.Name), "messages": map[string]any{"binComplete": ref("components/messages", "binComplete")}}
 		channels[c+"Results"] = map[string]any{"address": ResultsSubject(d.Name), "messages": map[string]any{"result": ref("components/messages", "result")}}
-		operations["publish"+strings.ToUpper(c[:1])+c[1:]+"Rows"] = map[string]any{"action": "send", "channel": ref("channels", c+"Rows")}
-		operations["publish"+strings.ToUpper(c[:1])+c[1:]+"Bin"] = map[string]any{"action": "send", "channel": ref("channels", c+"Bin")}
-		operations["receive"+strings.ToUpper(c[:1])+c[1:]+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", c+"Results")}
+		operations["publish"+title(c)+"Rows"] = map[string]any{"action": "send", "channel": ref("channels", c+"Rows")}
+		operations["publish"+title(c)+"Bin"] = map[string]any{"action": "send", "channel": ref("channels", c+"Bin")}
+		operations["receive"+title(c)+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", c+"Results")}
 	}
 	for _, m := range []struct{ name, subject, title, schema, example string }{
 		{"discoEvents", DiscoSubject(), "A disco outage event opens, closes or is dropped", SchemaDisco, string(mustJSON(DiscoExample()))},
@@ -262,11 +265,11 @@ func AsyncAPI() map[string]any {
 				"schema": map[string]any{"type": "string", "const": m.schema}}},
 			"examples": example(strings.TrimSuffix(strings.TrimSuffix(m.name, "Events"), "Update"), []byte(m.example))}
 		channels[m.name] = map[string]any{"address": m.subject, "messages": map[string]any{m.name: ref("components/messages", m.name)}}
-		operations["publish"+strings.ToUpper(m.name[:1])+m.name[1:]] = map[string]any{"action": "send", "channel": ref("channels", m.name)}
+		operations["publish"+title(m.name)] = map[string]any{"action": "send", "channel": ref("channels", m.name)}
 	}
 	for _, name := range []string{Disco, Names} {
 		channels[name+"Results"] = map[string]any{"address": ResultsSubject(name), "messages": map[string]any{"result": ref("components/messages", "result")}}
-		operations["receive"+strings.ToUpper(name[:1])+name[1:]+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", name+"Results")}
+		operations["receive"+title(name)+"Results"] = map[string]any{"action": "receive", "channel": ref("channels", name+"Results")}
 	}
 	channels["ingestDLQ"] = map[string]any{"address": "ihr.dlq.ingest",
 		"description": "Messages that can never be ingested, unchanged, with the reason in the Ihr-Error header."}

@@ -9,10 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -126,18 +123,17 @@ func TestBenchIngest(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("IHR_BENCH_ROWS")); err == nil && v > 0 {
 		total = v
 	}
-	bin := filepath.Join(t.TempDir(), "ingestion")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ihr-go/ihr/services/ingestion/cmd/ingestion").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	fmt.Printf("\nbench-ingest: %d rows per dataset, bins of %d rows\n", total, perBin)
 	fmt.Println("| dataset | plain COPY | end to end | ratio | publish → results event p50 / p99 |")
 	fmt.Println("|---|---|---|---|---|")
 	for _, w := range []workload{hegemony(total), atlasDelay(total)} {
-		copyRate := floor(t, w)
-		e2e, lat := endToEnd(t, bin, w)
-		fmt.Printf("| %s | %.0f rows/s | %.0f rows/s | %.2f× | %s / %s |\n", w.d.Name, copyRate, e2e, e2e/copyRate,
-			percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond))
+		// A subtest each, so each ingestion service stops before the next load.
+		t.Run(w.d.Name, func(t *testing.T) {
+			copyRate := floor(t, w)
+			e2e, lat := endToEnd(t, w)
+			fmt.Printf("| %s | %.0f rows/s | %.0f rows/s | %.2f× | %s / %s |\n", w.d.Name, copyRate, e2e, e2e/copyRate,
+				percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond))
+		})
 	}
 }
 
@@ -161,22 +157,12 @@ func floor(t *testing.T, w workload) float64 {
 // endToEnd publishes the bins through JetStream as a producer does, and
 // measures until the ledger holds them all; and, per bin, the time from its
 // bin message's acknowledgement to its results event.
-func endToEnd(t *testing.T, bin string, w workload) (float64, []time.Duration) {
+func endToEnd(t *testing.T, w workload) (float64, []time.Duration) {
 	ctx := context.Background()
 	db := testkit.NewDB(t)
 	env := testkit.ServiceEnv(t, db)
-	addr := testkit.FreeAddr(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "IHR_INGESTION_ADDR="+addr, "IHR_LOG_LEVEL=warn")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
-	testkit.WaitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
+	env["IHR_LOG_LEVEL"] = "warn"
+	testkit.StartBinary(t, "ingestion", env)
 
 	bus, err := natsx.Connect(ctx, config.NATS{URL: env["IHR_NATS_URL"], Prefix: env["IHR_NATS_PREFIX"]}, false, "bench", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

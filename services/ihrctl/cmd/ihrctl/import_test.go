@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,7 +39,7 @@ func writeHegemonyDumps(t *testing.T, dir string, rows int) ([]string, int) {
 		for b := range 96 {
 			each(w, day.Add(time.Duration(b)*15*time.Minute).Format("2006-01-02 15:04:05")+"+00")
 		}
-		if err := errorsJoin(w.Flush(), z.Close(), f.Close()); err != nil {
+		if err := errors.Join(w.Flush(), z.Close(), f.Close()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,15 +60,6 @@ func writeHegemonyDumps(t *testing.T, dir string, rows int) ([]string, int) {
 		}
 	})
 	return []string{local, global}, total
-}
-
-func errorsJoin(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // TestImportDumps imports a day of hegemony dumps through a real ingestion

@@ -89,15 +89,8 @@ func (s *Service) HandleRows(ctx context.Context, d *events.Dataset, data []byte
 		s.metrics.Invalid(d.Name)
 		return err
 	}
-	done, err := s.store.Committed(ctx, m.Bin)
-	if err != nil || done {
-		return err // a redelivered batch of a committed run: nothing to do
-	}
-	if err := s.store.Stage(ctx, m); err != nil {
+	if done, err := s.stage(ctx, m); err != nil || done || !m.Complete {
 		return err
-	}
-	if !m.Complete {
-		return nil
 	}
 	return s.commit(ctx, d, &events.BinComplete{Schema: events.SchemaBin, Bin: m.Bin, Producer: m.Producer,
 		BatchCount: m.BatchSeq + 1, RowCount: -1})
@@ -132,11 +125,17 @@ func (h Held) Bin(data []byte) (*events.BinComplete, error) { return h.d.DecodeB
 
 // Stage stages a held batch (a no-op for a committed run).
 func (h Held) Stage(ctx context.Context, b *events.Batch) error {
-	done, err := h.s.store.Committed(ctx, b.Bin)
-	if err != nil || done {
-		return err
+	_, err := h.s.stage(ctx, b)
+	return err
+}
+
+// stage keeps a batch until its bin completes; done tells that its run was
+// committed already (a redelivered batch: nothing to do).
+func (s *Service) stage(ctx context.Context, b *events.Batch) (done bool, err error) {
+	if done, err = s.store.Committed(ctx, b.Bin); err != nil || done {
+		return done, err
 	}
-	return h.s.store.Stage(ctx, b)
+	return false, s.store.Stage(ctx, b)
 }
 
 // Commit commits and announces the run of bc from its batches.

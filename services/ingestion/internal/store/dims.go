@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/ihr-go/ihr/pkg/events"
@@ -54,7 +56,7 @@ func addDims(ctx context.Context, pool *pgxpool.Pool, x dims) error {
 		_, err := pool.Exec(ctx, `INSERT INTO ihr_asn (number, name, tartiflette, disco, ashash)
 			SELECT n, '', false, false, true FROM unnest($1::bigint[]) AS n
 			WHERE NOT EXISTS (SELECT 1 FROM ihr_asn WHERE number = n)
-			ON CONFLICT (number) DO NOTHING`, sorted(x.asns)) // the same lock order everywhere
+			ON CONFLICT (number) DO NOTHING`, slices.Sorted(maps.Keys(x.asns))) // the same lock order everywhere
 		if err != nil {
 			return fmt.Errorf("add networks: %w", err)
 		}
@@ -63,7 +65,7 @@ func addDims(ctx context.Context, pool *pgxpool.Pool, x dims) error {
 		_, err := pool.Exec(ctx, `INSERT INTO ihr_country (code, name, tartiflette, disco)
 			SELECT c, '', false, false FROM unnest($1::text[]) AS c
 			WHERE NOT EXISTS (SELECT 1 FROM ihr_country WHERE code = c)
-			ON CONFLICT (code) DO NOTHING`, sorted(x.countries))
+			ON CONFLICT (code) DO NOTHING`, slices.Sorted(maps.Keys(x.countries)))
 		if err != nil {
 			return fmt.Errorf("add countries: %w", err)
 		}

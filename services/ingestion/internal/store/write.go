@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -270,22 +271,13 @@ func setKeys(r *events.Result, keys []*keySet) {
 			if r.Keys == nil {
 				r.Keys = map[string][]int64{}
 			}
-			r.Keys[k.field.JSON] = sorted(k.ints)
+			r.Keys[k.field.JSON] = slices.Sorted(maps.Keys(k.ints))
 		}
 		if len(k.texts) > 0 {
 			if r.TextKeys == nil {
 				r.TextKeys = map[string][]string{}
 			}
-			r.TextKeys[k.field.JSON] = sorted(k.texts)
+			r.TextKeys[k.field.JSON] = slices.Sorted(maps.Keys(k.texts))
 		}
 	}
-}
-
-func sorted[K int64 | string](set map[K]bool) []K {
-	out := make([]K, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
