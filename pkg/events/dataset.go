@@ -55,6 +55,9 @@ type Dataset struct {
 	Align      int
 	Offset     int
 	AF         AFScope
+	// Derives names the dataset whose table a commit of this one also
+	// rewrites for the bin, whole (hegemony bins replace the bin's cones).
+	Derives string
 	// Row is a value of the row type; Example is a valid row, for the docs.
 	Row     any
 	Example any

@@ -159,7 +159,7 @@ func loc(t, name string) Location { return Location{Type: t, Name: name, AF: 4} 
 
 // The binned datasets.
 var (
-	Hegemony = dataset(Dataset{Name: "hegemony", Table: "ihr_hegemony", BinSeconds: quarter,
+	Hegemony = dataset(Dataset{Name: "hegemony", Table: "ihr_hegemony", BinSeconds: quarter, Derives: "hegemony_cone",
 		Doc: "AS hegemony: how much each origin AS (0: the global graph) depends on each network. " +
 			"Committing a bin also computes its customer cones (ihr_hegemonycone).",
 		Row: HegemonyRow{}, Example: HegemonyRow{OriginASN: 2497, ASN: 2914, Hege: 0.41}})

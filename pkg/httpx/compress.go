@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -18,7 +19,7 @@ var compressible = []string{"application/json", "text/", "application/javascript
 // the first minSize bytes are held back to decide.
 func Compress(minSize int, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		enc := encoding(r.Header.Get("Accept-Encoding"))
+		enc := Encoding(r.Header.Get("Accept-Encoding"))
 		w.Header().Add("Vary", "Accept-Encoding")
 		if enc == "" || r.Method == http.MethodHead {
 			next.ServeHTTP(w, r)
@@ -30,8 +31,8 @@ func Compress(minSize int, next http.Handler) http.Handler {
 	})
 }
 
-// encoding picks br or gzip from an Accept-Encoding header ("" for neither).
-func encoding(accept string) string {
+// Encoding picks br or gzip from an Accept-Encoding header ("" for neither).
+func Encoding(accept string) string {
 	var gz bool
 	for part := range strings.SplitSeq(accept, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -156,3 +157,21 @@ func (c *compressWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *compressWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// Compressible reports whether answers of content type ct are worth compressing.
+func Compressible(ct string) bool { return typeCompressible(ct) }
+
+// CompressBytes encodes b with coding (br or gzip) at a level worth paying
+// once for bytes served many times.
+func CompressBytes(coding string, b []byte) []byte {
+	var out bytes.Buffer
+	var w io.WriteCloser
+	if coding == "br" {
+		w = brotli.NewWriterLevel(&out, 5)
+	} else {
+		w, _ = gzip.NewWriterLevel(&out, gzip.DefaultCompression)
+	}
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return out.Bytes()
+}

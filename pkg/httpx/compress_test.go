@@ -25,8 +25,8 @@ func TestEncoding(t *testing.T) {
 		"gzip;q=0":          "",
 		"deflate, br;q=0.5": "br",
 	} {
-		if got := encoding(in); got != want {
-			t.Errorf("encoding(%q) = %q, want %q", in, got, want)
+		if got := Encoding(in); got != want {
+			t.Errorf("Encoding(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

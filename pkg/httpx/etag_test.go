@@ -23,8 +23,8 @@ func TestNoneMatch(t *testing.T) {
 		{[]string{`"ab`}, false},
 		{[]string{`"a,b", "c"`}, false},
 	} {
-		if got := noneMatch(c.header, `"abc"`); got != c.match {
-			t.Errorf("noneMatch(%q) = %v", c.header, got)
+		if got := NoneMatch(c.header, `"abc"`); got != c.match {
+			t.Errorf("NoneMatch(%q) = %v", c.header, got)
 		}
 	}
 }

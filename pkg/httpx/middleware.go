@@ -7,12 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"time"
-
-	"github.com/ihr-go/ihr/pkg/apierr"
 )
 
 // RequestIDHeader carries the request id between services and to clients.
@@ -55,14 +50,20 @@ func newID() string {
 // in the context and echoes it in the response.
 func WithRequestIDs(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !validID(id) {
-			id = newID()
-			r.Header.Set(RequestIDHeader, id)
-		}
-		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), requestID(w, r))))
 	})
+}
+
+// requestID is the request's valid X-Request-Id or a new one, set on the
+// request (for upstreams) and the response.
+func requestID(w http.ResponseWriter, r *http.Request) string {
+	id := r.Header.Get(RequestIDHeader)
+	if !validID(id) {
+		id = newID()
+		r.Header.Set(RequestIDHeader, id)
+	}
+	w.Header().Set(RequestIDHeader, id)
+	return id
 }
 
 // statusRecorder remembers what a handler wrote.
@@ -90,33 +91,3 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// WithAccessLog logs one line per request, and recovers from panics in next
-// with a 500 in the shared error shape (when nothing was written yet).
-func WithAccessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				log.ErrorContext(r.Context(), "panic in handler", "panic", p, "stack", string(debug.Stack()),
-					"request_id", RequestID(r.Context()))
-				if rec.status == 0 {
-					apierr.Write(rec, nil)
-				}
-			}
-			level := slog.LevelInfo
-			if rec.status >= 500 {
-				level = slog.LevelError
-			}
-			log.Log(r.Context(), level, "request",
-				"method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
-				"status", rec.status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(),
-				"request_id", RequestID(r.Context()), "remote", r.RemoteAddr)
-		}()
-		next.ServeHTTP(rec, r)
-	})
-}

@@ -31,26 +31,27 @@ func (in Instruments) otelOptions() []otelhttp.Option {
 	}
 }
 
-// Handler wraps h with tracing (outermost, so logs carry trace ids), request
-// ids, access logs and panic recovery.
-func (in Instruments) Handler(h http.Handler) http.Handler {
-	inner := WithRequestIDs(WithAccessLog(in.Logger, h))
-	return otelhttp.NewHandler(inner, "http.server", append(in.otelOptions(),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
-			}
-			return r.Method + " " + r.URL.Path
-		}))...)
-}
+// Handler wraps h with tracing and metrics (outermost, so logs carry trace
+// ids), request ids, access logs and panic recovery.
+func (in Instruments) Handler(h http.Handler) http.Handler { return observe(in, h) }
 
 // Client returns an HTTP client that traces its requests and forwards the
 // request id found in the request's context.
 func (in Instruments) Client(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: otelhttp.NewTransport(requestIDTransport{http.DefaultTransport}, in.otelOptions()...),
+		Transport: otelhttp.NewTransport(requestIDTransport{transport()}, in.otelOptions()...),
 	}
+}
+
+// transport is the default transport with enough idle connections per
+// host for a proxy: with the default two, every request beyond two in
+// flight opens and closes a connection of its own.
+func transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 512
+	return t
 }
 
 type requestIDTransport struct{ next http.RoundTripper }

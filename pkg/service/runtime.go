@@ -70,9 +70,10 @@ func (rt *Runtime) Redis(url string) (*redis.Client, error) {
 }
 
 // NATS connects to JetStream (embedding a server in dev mode when none
-// answers), a critical dependency. The IHR streams are provisioned as soon
-// as the server answers, by the readiness probe if not at start.
-func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS) (*natsx.Bus, error) {
+// answers). When critical, the service is not ready without it; otherwise
+// it is "degraded". The IHR streams are provisioned as soon as the server
+// answers, by the readiness probe if not at start.
+func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS, critical bool) (*natsx.Bus, error) {
 	bus, err := natsx.Connect(ctx, cfg, rt.Common.Dev(), "ihr-"+rt.Name, rt.Log)
 	if err != nil {
 		return nil, err
@@ -94,7 +95,7 @@ func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS) (*natsx.Bus, error
 	if err := ensure(ctx); err != nil {
 		rt.Log.Warn("nats not ready yet", "err", err)
 	}
-	rt.Health.Add("nats", true, ensure)
+	rt.Health.Add("nats", critical, ensure)
 	return bus, nil
 }
 

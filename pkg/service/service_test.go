@@ -70,9 +70,9 @@ func TestServesRoutesHealthAndMetrics(t *testing.T) {
 	if code, body := testkit.Get(t, svc.URL+"/metrics"); code != 200 || !strings.Contains(body, `ihr_dependency_up{dependency="always"`) || !strings.Contains(body, "http_server_request") {
 		t.Errorf("metrics: %d, lacks dependency or HTTP metrics", code)
 	}
-	if !strings.Contains(svc.Logs(), `"msg":"request"`) || !strings.Contains(svc.Logs(), `"trace_id"`) {
-		t.Errorf("no access log with trace id:\n%s", svc.Logs())
-	}
+	testkit.Eventually(t, "an access log line with a trace id", func() bool {
+		return strings.Contains(svc.Logs(), `"msg":"request"`) && strings.Contains(svc.Logs(), `"trace_id"`)
+	})
 
 	addr := strings.TrimPrefix(svc.URL, "http://")
 	if err := Run(context.Background(), demo(hello), []string{"--healthcheck"}, lookup(map[string]string{"IHR_DEMO_ADDR": addr}), &bytes.Buffer{}); err != nil {

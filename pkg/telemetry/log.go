@@ -10,27 +10,42 @@ import (
 
 // NewLogger returns a JSON logger at level ("debug", "info", "warn", "error")
 // whose records carry trace_id and span_id when the context has a span.
+// Lines go to w as they come.
 func NewLogger(w io.Writer, level string) *slog.Logger {
+	return newLogger(w, level, nil)
+}
+
+func newLogger(w io.Writer, level string, buf *logBuffer) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(traceHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})})
+	if buf != nil {
+		w = buf
+	}
+	return slog.New(traceHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}), buf})
 }
 
-type traceHandler struct{ slog.Handler }
+type traceHandler struct {
+	slog.Handler
+	buf *logBuffer // flushed after warnings and errors; nil: unbuffered
+}
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
-	return h.Handler.Handle(ctx, r)
+	err := h.Handler.Handle(ctx, r)
+	if h.buf != nil && r.Level >= slog.LevelWarn {
+		h.buf.Flush()
+	}
+	return err
 }
 
 func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(as)}
+	return traceHandler{h.Handler.WithAttrs(as), h.buf}
 }
 
 func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
+	return traceHandler{h.Handler.WithGroup(name), h.buf}
 }

@@ -35,24 +35,33 @@ type Telemetry struct {
 	Propagator propagation.TextMapPropagator
 	registry   *prometheus.Registry
 	shutdown   []func(context.Context) error
+	logs       *logBuffer
 }
 
 // Setup builds the telemetry of a service from the common configuration.
-// Logs go to w as JSON.
+// Logs go to w as JSON, gathered into fewer writes (see logBuffer).
 func Setup(ctx context.Context, c config.Common, w io.Writer) (*Telemetry, error) {
+	buf := &logBuffer{w: w}
 	t := &Telemetry{
-		Logger:     NewLogger(w, c.LogLevel).With("service", c.ServiceName),
+		Logger:     newLogger(w, c.LogLevel, buf).With("service", c.ServiceName),
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		registry:   prometheus.NewRegistry(),
+		logs:       buf,
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(c.ServiceName)))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 
+	// Spans nobody exports are not recorded: recording one per request cost
+	// as much as answering a cached one. They still get ids, which logs carry.
+	ratio := c.SampleRatio
+	if c.OTLPEndpoint == "" {
+		ratio = 0
+	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(c.SampleRatio))),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
 	}
 	if c.OTLPEndpoint != "" {
 		// The exporter reads OTEL_EXPORTER_OTLP_* itself (endpoint, headers, TLS).
@@ -82,11 +91,12 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{Registry: t.registry})
 }
 
-// Shutdown flushes pending spans and stops the providers.
+// Shutdown flushes pending spans and logs and stops the providers.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, f := range t.shutdown {
 		errs = append(errs, f(ctx))
 	}
+	t.logs.Flush()
 	return errors.Join(errs...)
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ihr-go/ihr/pkg/config"
 )
@@ -18,11 +20,13 @@ func TestLoggerCarriesTraceIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Shutdown(context.Background())
 	ctx, span := tel.Tracers.Tracer("test").Start(context.Background(), "op")
 	tel.Logger.InfoContext(ctx, "inside")
 	span.End()
 	tel.Logger.Info("outside")
+	if err := tel.Shutdown(context.Background()); err != nil { // writes the lines held
+		t.Fatal(err)
+	}
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
@@ -42,6 +46,50 @@ func TestLoggerCarriesTraceIDs(t *testing.T) {
 	if _, ok := out["trace_id"]; ok {
 		t.Errorf("log outside a span has a trace id: %v", out)
 	}
+}
+
+// TestLogBuffer: lines are gathered into fewer writes, but a warning goes
+// out at once with what came before, and nothing waits long.
+func TestLogBuffer(t *testing.T) {
+	var out lockedBuffer
+	tel, err := Setup(context.Background(), config.ReadCommon(config.FromMap(nil), "test"), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	tel.Logger.Info("first")
+	if s := out.String(); s != "" {
+		t.Fatalf("an info line was written at once: %q", s)
+	}
+	tel.Logger.Warn("second")
+	if s := out.String(); !strings.Contains(s, "first") || !strings.Contains(s, "second") {
+		t.Fatalf("a warning did not write the lines held: %q", s)
+	}
+	tel.Logger.Info("third")
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(out.String(), "third") {
+		if time.Now().After(deadline) {
+			t.Fatalf("an info line still held after 2 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestLogLevel(t *testing.T) {

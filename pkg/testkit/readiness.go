@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,15 +10,26 @@ import (
 
 // ServiceEnv returns the variables that point a service at the machine's
 // PostgreSQL (through dbURL), Redis and NATS, isolated under a fresh NATS
-// prefix, in prod mode so no embedded NATS hides a missing server.
+// prefix (also the Redis key prefix, with cached answers kept briefly), in
+// prod mode so no embedded NATS hides a missing server.
 func ServiceEnv(t testing.TB, dbURL string) map[string]string {
+	prefix := NATSPrefix(t)
 	return map[string]string{
 		"IHR_ENV":          "prod",
 		"IHR_DATABASE_URL": dbURL,
 		"IHR_REDIS_URL":    RedisURL(t),
 		"IHR_NATS_URL":     NATSURL(t),
-		"IHR_NATS_PREFIX":  NATSPrefix(t),
+		"IHR_NATS_PREFIX":  prefix,
+		"IHR_CACHE_PREFIX": prefix + ":",
+		"IHR_CACHE_L2_TTL": "10m",
 	}
+}
+
+// With returns a copy of env with the variables of more added.
+func With(env map[string]string, more map[string]string) map[string]string {
+	out := maps.Clone(env)
+	maps.Copy(out, more)
+	return out
 }
 
 // AssertReadinessFollowsPostgres starts a database-backed service on a

@@ -48,22 +48,23 @@ var hostPrefix = regexp.MustCompile(`"(next|previous)":"https?://[^/"]+`)
 // stack loads the golden dataset into a scratch database and starts the
 // query (page size 100, as recorded) and gateway binaries on it.
 func stack(t *testing.T) string {
-	gateway, _ := stackDB(t)
+	gateway, _ := stackEnv(t)
 	return gateway
 }
 
-// stackDB is stack that also returns the database URL.
-func stackDB(t *testing.T) (gateway, db string) {
-	db = testkit.NewDB(t)
+// stackEnv starts the query service and the gateway on the golden dataset
+// and returns the gateway's URL and the services' variables.
+func stackEnv(t *testing.T) (gateway string, env map[string]string) {
+	db := testkit.NewDB(t)
 	data := filepath.Join(golden(t), "..", "golden-dataset.sql")
 	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", data, db).CombinedOutput(); err != nil {
 		t.Fatalf("load %s: %v\n%s", data, err, out)
 	}
-	env := testkit.ServiceEnv(t, db)
+	env = testkit.ServiceEnv(t, db)
 	env["IHR_PAGE_SIZE"] = "100"
 	query := testkit.StartBinary(t, "query", env)
-	return testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
-		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)}), db
+	return testkit.StartBinary(t, "gateway", testkit.With(env, map[string]string{"IHR_QUERY_URL": query,
+		"IHR_AUTH_URL": "http://" + testkit.FreeAddr(t), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t)})), env
 }
 
 func TestGoldenCorpus(t *testing.T) {

@@ -43,8 +43,8 @@ func TestEveryDatasetBothWays(t *testing.T) {
 	env := testkit.ServiceEnv(t, testkit.NewDB(t))
 	query := testkit.StartBinary(t, "query", env)
 	testkit.StartBinary(t, "ingestion", env)
-	gateway := testkit.StartBinary(t, "gateway", map[string]string{"IHR_QUERY_URL": query,
-		"IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t), "IHR_AUTH_URL": "http://" + testkit.FreeAddr(t)})
+	gateway := testkit.StartBinary(t, "gateway", testkit.With(env, map[string]string{"IHR_QUERY_URL": query,
+		"IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t), "IHR_AUTH_URL": "http://" + testkit.FreeAddr(t)}))
 	bus, err := natsx.Connect(context.Background(), config.NATS{URL: env["IHR_NATS_URL"], Prefix: env["IHR_NATS_PREFIX"]}, false, "spine", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

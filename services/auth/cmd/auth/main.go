@@ -33,7 +33,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if _, err := rt.Postgres(ctx, s.db); err != nil {
 		return nil, err
 	}
-	if _, err := rt.NATS(ctx, s.nats); err != nil {
+	if _, err := rt.NATS(ctx, s.nats, true); err != nil {
 		return nil, err
 	}
 	if _, err := rt.Redis(s.redisURL); err != nil {

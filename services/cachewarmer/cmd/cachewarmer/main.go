@@ -38,7 +38,7 @@ func spec() service.Spec[settings] {
 func main() { service.Main(spec()) }
 
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
-	if _, err := rt.NATS(ctx, s.nats); err != nil {
+	if _, err := rt.NATS(ctx, s.nats, true); err != nil {
 		return nil, err
 	}
 	if _, err := rt.Redis(s.redisURL); err != nil {

@@ -1,5 +1,6 @@
 // Command gateway is the single public entry of the IHR API: it routes
-// /ihr/api/... to the internal services.
+// /ihr/api/... to the internal services, and answers hot reads from a cache
+// of its own.
 package main
 
 import (
@@ -9,16 +10,33 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ihr-go/ihr/pkg/cache"
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/health"
 	"github.com/ihr-go/ihr/pkg/httpx"
+	"github.com/ihr-go/ihr/pkg/popularity"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/gateway/internal/edge"
 	"github.com/ihr-go/ihr/services/gateway/internal/proxy"
 )
 
 type settings struct {
 	queryURL, authURL, ingestionURL string
+	nats                            config.NATS
+	redisURL                        string
+	edge                            edgeSettings
 }
+
+type edgeSettings struct {
+	on       bool
+	bytes    int
+	maxEntry int
+	prefix   string
+}
+
+// compressMin is the smallest answer worth compressing.
+const compressMin = 1024
 
 func spec() service.Spec[settings] {
 	return service.Spec[settings]{
@@ -29,6 +47,14 @@ func spec() service.Spec[settings] {
 				queryURL:     e.URL("IHR_QUERY_URL", "http://127.0.0.1:8081", "http", "https"),
 				authURL:      e.URL("IHR_AUTH_URL", "http://127.0.0.1:8083", "http", "https"),
 				ingestionURL: e.URL("IHR_INGESTION_URL", "http://127.0.0.1:8082", "http", "https"),
+				nats:         config.ReadNATS(e),
+				redisURL:     config.ReadRedis(e),
+				edge: edgeSettings{
+					on:       e.Bool("IHR_EDGE_CACHE", true),
+					bytes:    e.Int("IHR_EDGE_CACHE_BYTES", 256<<20, 1<<20, 64<<30),
+					maxEntry: e.Int("IHR_EDGE_CACHE_MAX_ENTRY_BYTES", 8<<20, 1<<10, 256<<20),
+					prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
+				},
 			}
 		},
 		Start: start,
@@ -37,7 +63,7 @@ func spec() service.Spec[settings] {
 
 func main() { service.Main(spec()) }
 
-func start(_ context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
+func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
 	client, probe := rt.HTTP.Client(0), rt.HTTP.Client(2*time.Second)
 	mux := http.NewServeMux()
 	// Public reads keep working without auth or ingestion, so only the query
@@ -56,7 +82,12 @@ func start(_ context.Context, rt *service.Runtime, s settings) (http.Handler, er
 		if err != nil {
 			return nil, fmt.Errorf("%s url: %w", up.name, err)
 		}
-		h := proxy.New(target, client.Transport, rt.Log)
+		var h http.Handler = proxy.New(target, client.Transport, rt.Log)
+		if up.name == "query" && s.edge.on {
+			if h, err = startEdge(ctx, rt, s, h); err != nil {
+				return nil, err
+			}
+		}
 		for _, p := range up.paths {
 			mux.Handle(p, h)
 		}
@@ -64,5 +95,32 @@ func start(_ context.Context, rt *service.Runtime, s settings) (http.Handler, er
 	}
 	// The site root leads to the API documentation, as the legacy API's did.
 	mux.Handle("GET /{$}", http.RedirectHandler("/ihr/api/docs", http.StatusTemporaryRedirect))
-	return httpx.Compress(1024, mux), nil
+	return httpx.Compress(compressMin, mux), nil
+}
+
+// startEdge puts the gateway's cache in front of the query service. It
+// follows the results stream itself; without NATS it only passes requests on.
+func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream http.Handler) (*edge.Edge, error) {
+	bus, err := rt.NATS(ctx, s.nats, false)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := rt.Redis(s.redisURL)
+	if err != nil {
+		return nil, err
+	}
+	l1 := cache.NewLRU(int64(s.edge.bytes))
+	metrics, err := edge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), l1)
+	if err != nil {
+		return nil, err
+	}
+	log := freshness.NewLog(1_000_000)
+	pop := &popularity.Recorder{Redis: rdb, Prefix: s.edge.prefix}
+	comp := edge.NewCompressor(l1, compressMin)
+	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log}
+	rt.Go(func() { f.Run(ctx) })
+	rt.Go(func() { comp.Run(ctx) })
+	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })
+	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry,
+		Metrics: metrics, Compress: comp.Add}, nil
 }

@@ -56,7 +56,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	bus, err := rt.NATS(ctx, s.nats)
+	bus, err := rt.NATS(ctx, s.nats, true)
 	if err != nil {
 		return nil, err
 	}

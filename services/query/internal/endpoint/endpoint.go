@@ -84,6 +84,9 @@ type Endpoint struct {
 	// Ordered: the legacy API orders by Order even when asked for no order
 	// (cones, by time); elsewhere a single page comes in the database's order.
 	Ordered bool
+	// Reference: a list that changes only as networks and locations appear
+	// or are renamed (networks, countries, locations), kept long by clients.
+	Reference bool
 }
 
 // field returns the field named name.

@@ -55,18 +55,20 @@ func Networks() *Endpoint {
 			{"number", "n.number", In, Int},
 			{"search", "n", Search, String},
 		}, ranges("number", "n.number", Int, false)),
-		Order: "n.number",
+		Order:     "n.number",
+		Reference: true,
 	}
 }
 
 // Countries lists countries and regions.
 func Countries() *Endpoint {
 	return &Endpoint{
-		Path:   "countries",
-		From:   "ihr_country c",
-		Fields: []Field{{"code", "c.code", String}, {"name", "c.name", String}},
-		Params: []Param{{"code", "c.code", Eq, String}, {"name", "c.name", IContains, String}},
-		Order:  "c.code",
+		Path:      "countries",
+		From:      "ihr_country c",
+		Fields:    []Field{{"code", "c.code", String}, {"name", "c.name", String}},
+		Params:    []Param{{"code", "c.code", Eq, String}, {"name", "c.name", IContains, String}},
+		Order:     "c.code",
+		Reference: true,
 	}
 }
 
@@ -263,11 +265,12 @@ func NetworkDelayAlarms() *Endpoint {
 // NetworkDelayLocations lists the Atlas locations.
 func NetworkDelayLocations() *Endpoint {
 	return &Endpoint{
-		Path:   "network_delay/locations",
-		From:   "ihr_atlas_location l",
-		Fields: []Field{{"type", "l.type", String}, {"name", "l.name", String}, {"af", "l.af", Int}},
-		Params: []Param{{"name", "l.name", IContains, String}, {"type", "l.type", Eq, String}, {"af", "l.af", Eq, Int}},
-		Order:  "l.id",
+		Path:      "network_delay/locations",
+		From:      "ihr_atlas_location l",
+		Fields:    []Field{{"type", "l.type", String}, {"name", "l.name", String}, {"af", "l.af", Int}},
+		Params:    []Param{{"name", "l.name", IContains, String}, {"type", "l.type", Eq, String}, {"af", "l.af", Eq, Int}},
+		Order:     "l.id",
+		Reference: true,
 	}
 }
 

@@ -22,8 +22,9 @@ type Filter struct {
 	Values []any
 }
 
-// OrderTerm is one ORDER BY term.
+// OrderTerm is one ORDER BY term: a response field and its column.
 type OrderTerm struct {
+	Field  string
 	Column string
 	Desc   bool
 }
@@ -181,7 +182,8 @@ func (q *Query) timeWindow(r *TimeRule, times map[string]time.Time) error {
 	from, hasFrom := times[r.Param+"__gte"]
 	to, hasTo := times[r.Param+"__lte"]
 	filter := func(op Op, t time.Time) {
-		q.Filters = append(q.Filters, Filter{Param: Param{Name: r.Param, Column: r.Column, Op: op, Kind: Time}, Values: []any{t}})
+		name := map[Op]string{Eq: r.Param, Gte: r.Param + "__gte", Lte: r.Param + "__lte"}[op]
+		q.Filters = append(q.Filters, Filter{Param: Param{Name: name, Column: r.Column, Op: op, Kind: Time}, Values: []any{t}})
 	}
 	switch {
 	case hasExact: // an exact time replaces any range
@@ -217,7 +219,7 @@ func (q *Query) ordering(v string) error {
 			unknown = append(unknown, name)
 			continue
 		}
-		q.Order = append(q.Order, OrderTerm{Column: f.Column, Desc: desc})
+		q.Order = append(q.Order, OrderTerm{Field: name, Column: f.Column, Desc: desc})
 	}
 	if len(unknown) > 0 {
 		allowed := make([]string, 0, len(q.Endpoint.Fields))

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/services/query/internal/answers"
 	"github.com/ihr-go/ihr/services/query/internal/docs"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/ihr-go/ihr/services/query/internal/jsonenc"
@@ -34,6 +35,10 @@ type API struct {
 	Log      *slog.Logger
 	// OpenAPI is the document served at /ihr/api/openapi.json (and the legacy swagger.json).
 	OpenAPI []byte
+	// Cache, when set, serves first pages from memory.
+	Cache *answers.Cache
+	// Lifetimes tell clients and proxies how long answers keep.
+	Lifetimes Lifetimes
 }
 
 // Handler routes every endpoint, with and without its trailing slash.
@@ -57,33 +62,51 @@ func (a *API) Handler(endpoints []*endpoint.Endpoint) http.Handler {
 
 func (a *API) serve(e *endpoint.Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pairs, err := parsePairs(r.URL.RawQuery)
+		pairs, err := endpoint.Pairs(r.URL.RawQuery)
 		if err != nil {
-			apierr.Write(w, apierr.New(apierr.Invalid, "invalid_query_string", err.Error()))
+			a.Fail(w, r, apierr.New(apierr.Invalid, "invalid_query_string", err.Error()))
 			return
 		}
 		q, err := endpoint.Parse(e, pairs)
 		if err != nil {
-			apierr.Write(w, legacyError(err))
+			a.Fail(w, r, legacyError(err))
 			return
 		}
-		page, err := a.Store.Open(r.Context(), q, a.PageSize)
-		if err != nil {
-			a.fail(r.Context(), w, err)
+		h := w.Header()
+		h.Set("Cache-Control", a.Lifetimes.CacheControl(q, time.Now()))
+		h.Add("Vary", "Accept-Encoding")
+		if a.Cache != nil && q.Page == 1 {
+			a.Cache.Serve(w, r, q)
 			return
 		}
-		defer page.Close()
-		if q.Format == "csv" {
-			a.streamCSV(w, r, q, page, pairs)
-			return
+		if _, err := a.Render(w, r, q); err != nil {
+			a.Fail(w, r, err)
 		}
-		a.stream(w, r, q, page, pairs)
 	})
 }
 
-// stream writes the envelope and the items; an error after the first byte
-// can only abort the response, so the client never takes it for complete.
-func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) {
+// Render writes the answer to q (see answers.Render).
+func (a *API) Render(w http.ResponseWriter, r *http.Request, q *endpoint.Query) (answers.Meta, error) {
+	pairs, _ := endpoint.Pairs(r.URL.RawQuery) // parsed once already
+	page, err := a.Store.Open(r.Context(), q, a.PageSize)
+	if err != nil {
+		return answers.Meta{}, err
+	}
+	defer page.Close()
+	meta := answers.Meta{Latest: page.Latest, Linked: q.Page > 1 || int64(q.Page)*int64(a.PageSize) < page.Count}
+	if q.Format == "csv" {
+		err = a.streamCSV(w, r, q, page, pairs)
+	} else {
+		err = a.stream(w, r, q, page, pairs)
+	}
+	if err != nil {
+		return meta, &answers.Partial{Err: err}
+	}
+	return meta, nil
+}
+
+// stream writes the envelope and the items.
+func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	b := make([]byte, 0, flushAt+4096)
@@ -97,10 +120,10 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, 
 	if pre := page.Prefetched(); len(pre) > 0 {
 		// Written as it is: copying it into b would cost as much again.
 		if _, err := w.Write(b); err != nil {
-			return
+			return nil // client gone
 		}
 		if _, err := w.Write(pre); err != nil {
-			return
+			return nil
 		}
 		b = b[:0]
 	}
@@ -112,26 +135,26 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, q *endpoint.Query, 
 		var ok bool
 		var err error
 		if b, ok, err = page.Next(b); err != nil {
-			a.Log.ErrorContext(r.Context(), "response aborted", "err", err)
-			panic(http.ErrAbortHandler)
+			return err
 		} else if !ok {
 			b = b[:n]
 			break
 		}
 		if len(b) >= flushAt {
 			if _, err := w.Write(b); err != nil {
-				return // client gone
+				return nil // client gone
 			}
 			b = b[:0]
 		}
 	}
 	b = append(b, "]}"...)
 	_, _ = w.Write(b)
+	return nil
 }
 
 // streamCSV writes a page as CSV: a header row, then a row per result.
 // The total count and the neighbouring pages travel in headers.
-func (a *API) streamCSV(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) {
+func (a *API) streamCSV(w http.ResponseWriter, r *http.Request, q *endpoint.Query, page *store.Page, pairs []endpoint.Pair) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(q.Endpoint.Path, "/", "_")+`.csv"`)
@@ -158,20 +181,31 @@ func (a *API) streamCSV(w http.ResponseWriter, r *http.Request, q *endpoint.Quer
 	for {
 		ok, err := page.NextRecord(record)
 		if err != nil {
-			a.Log.ErrorContext(r.Context(), "response aborted", "err", err)
-			panic(http.ErrAbortHandler)
+			return err
 		}
 		if !ok {
 			break
 		}
 		if err := cw.Write(record); err != nil {
-			return // client gone
+			return nil // client gone
 		}
 	}
 	cw.Flush()
+	return nil
 }
 
-func (a *API) fail(ctx context.Context, w http.ResponseWriter, err error) {
+// Fail answers err: validation errors in their legacy shapes, statement
+// timeouts as 504; a failure after part of the answer was sent cuts the
+// response short.
+func (a *API) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
+	var partial *answers.Partial
+	if errors.As(err, &partial) {
+		// The client must never take a cut answer for a complete one.
+		a.Log.ErrorContext(ctx, "response aborted", "err", partial.Err)
+		panic(http.ErrAbortHandler)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "57014" || errors.Is(err, context.DeadlineExceeded) {
 		apierr.Write(w, apierr.Wrap(apierr.Timeout, "query_timeout", "The request took too long", err))
@@ -180,7 +214,10 @@ func (a *API) fail(ctx context.Context, w http.ResponseWriter, err error) {
 	if ctx.Err() != nil {
 		return // the client went away
 	}
-	a.Log.ErrorContext(ctx, "query failed", "err", err)
+	var api *apierr.Error
+	if !errors.As(err, &api) {
+		a.Log.ErrorContext(ctx, "query failed", "err", err)
+	}
 	apierr.Write(w, err)
 }
 
@@ -203,27 +240,6 @@ func legacyError(err error) error {
 			With("unexpected", order.Unexpected).With("allowed", order.Allowed)
 	}
 	return err
-}
-
-// parsePairs splits a raw query string in order, decoding as forms do.
-func parsePairs(raw string) ([]endpoint.Pair, error) {
-	var pairs []endpoint.Pair
-	for part := range strings.SplitSeq(raw, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			return nil, err
-		}
-		val, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, err
-		}
-		pairs = append(pairs, endpoint.Pair{Key: key, Value: val})
-	}
-	return pairs, nil
 }
 
 // link appends the URL of another page (or null): the request's own URL

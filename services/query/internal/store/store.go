@@ -30,7 +30,9 @@ func New(pool, counts *pgxpool.Pool) *Postgres { return &Postgres{pool: pool, co
 
 // Page is an open page of results: its total count and a cursor on its rows.
 type Page struct {
-	Count  int64
+	Count int64
+	// Latest is the newest bin of the table, for a query of the latest bin.
+	Latest time.Time
 	rows   pgx.Rows
 	fields []endpoint.Field
 	keys   [][]byte
@@ -61,8 +63,8 @@ var prefetchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); 
 func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page, error) {
 	e := q.Endpoint
 	where, args := whereClause(q)
+	var latest *time.Time
 	if q.Latest {
-		var latest *time.Time
 		if err := p.pool.QueryRow(ctx, "SELECT max(timebin) FROM "+e.Time.Table).Scan(&latest); err != nil {
 			return nil, fmt.Errorf("latest time: %w", err)
 		}
@@ -72,6 +74,15 @@ func (p *Postgres) Open(ctx context.Context, q *endpoint.Query, size int) (*Page
 		args = append(args, *latest)
 		where = append(where, fmt.Sprintf("%s = $%d", e.Time.Column, len(args)))
 	}
+	pg, err := p.open(ctx, q, size, where, args)
+	if pg != nil && latest != nil {
+		pg.Latest = latest.UTC()
+	}
+	return pg, err
+}
+
+func (p *Postgres) open(ctx context.Context, q *endpoint.Query, size int, where []string, args []any) (*Page, error) {
+	e := q.Endpoint
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")

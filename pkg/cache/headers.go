@@ -1,0 +1,39 @@
+package cache
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Headers between the query service and the gateway's edge cache. The
+// gateway drops every X-Ihr-* header a client sends and every one it
+// receives before answering, so they never cross the public edge.
+const (
+	// HeaderSeq (answer) is the stream position through which the answer is known fresh.
+	HeaderSeq = "X-Ihr-Seq"
+	// HeaderStream (answer) names the results stream the position refers to.
+	HeaderStream = "X-Ihr-Stream"
+	// HeaderFeeds (answer) lists the datasets whose changes can alter the answer.
+	HeaderFeeds = "X-Ihr-Feeds"
+	// HeaderKey (answer) is the query's canonical key.
+	HeaderKey = "X-Ihr-Key"
+	// HeaderMinSeq (request) asks for an answer holding every change up to this position.
+	HeaderMinSeq = "X-Ihr-Min-Seq"
+	// HeaderCounted (request) says the query's popularity was counted already.
+	HeaderCounted = "X-Ihr-Counted"
+	// HeaderCache (answer, public) says where the answer came from: edge,
+	// l1, l2, miss (read from the database) or bypass (not cached).
+	HeaderCache = "X-Cache"
+)
+
+// internalPrefix starts the headers that stay between services.
+const internalPrefix = "X-Ihr-"
+
+// DropInternal removes the internal headers from h.
+func DropInternal(h http.Header) {
+	for k := range h {
+		if strings.HasPrefix(k, internalPrefix) {
+			delete(h, k)
+		}
+	}
+}

@@ -1,0 +1,204 @@
+// Package freshness knows what changed in the data, and when, from the
+// results events ingestion publishes after every commit. Caches keep the
+// stream position at which each answer was read and ask the Log whether
+// anything that answer depends on changed since; nothing here knows what
+// an answer depends on: callers pass a matcher.
+package freshness
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/events"
+)
+
+// Change is what one results event says changed: a bin of a dataset
+// (its time, address family and part) and the keys of the rows replaced
+// or added, or AllKeys when the event could not list them.
+type Change struct {
+	Seq     uint64 // stream sequence of the event
+	Dataset string
+	Time    time.Time // the bin; a disco event's start time
+	AF      int
+	Part    string
+	Ints    map[string][]int64  // sorted
+	Texts   map[string][]string // sorted
+	AllKeys bool
+}
+
+// FromResult is the change a results event announces.
+func FromResult(seq uint64, r *events.Result) *Change {
+	c := &Change{Seq: seq, Dataset: r.Dataset, Time: r.Timebin.UTC(), AF: r.AF, Part: r.Part,
+		Ints: r.Keys, Texts: r.TextKeys, AllKeys: r.AllKeys}
+	for _, v := range c.Ints {
+		slices.Sort(v)
+	}
+	for _, v := range c.Texts {
+		slices.Sort(v)
+	}
+	return c
+}
+
+func (c *Change) size() int {
+	n := 1
+	for _, v := range c.Ints {
+		n += len(v)
+	}
+	for _, v := range c.Texts {
+		n += len(v)
+	}
+	return n
+}
+
+// Log holds the changes of the results stream in stream order, per
+// dataset, from a floor on: every change after the floor is known, so an
+// answer read at a position at or above the floor can be checked.
+type Log struct {
+	mu       sync.RWMutex
+	datasets map[string][]*Change
+	order    []*Change // every change held, oldest first, for trimming
+	pos      uint64    // the last sequence applied
+	floor    uint64
+	keys     int
+	maxKeys  int
+	advanced chan struct{} // closed and replaced when pos moves
+
+	identity atomic.Value // string: which stream this log follows
+	ready    atomic.Bool  // caught up with the stream once
+	healthy  atomic.Bool  // following, and not behind
+}
+
+// NewLog returns an empty log that holds changes carrying up to maxKeys
+// keys in all; older changes are forgotten first (the floor moves up).
+func NewLog(maxKeys int) *Log {
+	l := &Log{datasets: map[string][]*Change{}, maxKeys: max(maxKeys, 1), advanced: make(chan struct{})}
+	l.identity.Store("")
+	return l
+}
+
+// Start sets where the log begins: every change after seq is to come.
+// Changes held are kept only when they are all before seq.
+func (l *Log) Start(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.pos {
+		l.floor, l.pos = max(l.floor, seq), seq
+		l.signal()
+	}
+}
+
+// reset empties the log for another stream.
+func (l *Log) reset(identity string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.datasets, l.order, l.keys, l.pos, l.floor = map[string][]*Change{}, nil, 0, 0, 0
+	l.identity.Store(identity)
+	l.ready.Store(false)
+	l.signal()
+}
+
+// Apply adds a change. A change at or below the position is a copy and
+// ignored; a change past the next sequence means some were lost (deleted
+// from the stream before they were read), so the floor moves up to it.
+func (l *Log) Apply(c *Change) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.Seq <= l.pos {
+		return
+	}
+	if c.Seq > l.pos+1 {
+		l.floor = max(l.floor, c.Seq-1)
+	}
+	l.pos = c.Seq
+	l.datasets[c.Dataset] = append(l.datasets[c.Dataset], c)
+	l.order = append(l.order, c)
+	l.keys += c.size()
+	for l.keys > l.maxKeys && len(l.order) > 1 {
+		l.forgetOldest()
+	}
+	l.signal()
+}
+
+// Unknown records that the change at seq could not be read: anything may
+// have changed then, so nothing read before it can be checked any more.
+func (l *Log) Unknown(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.pos {
+		l.pos, l.floor = seq, seq
+		l.signal()
+	}
+}
+
+func (l *Log) forgetOldest() {
+	old := l.order[0]
+	l.order[0] = nil
+	l.order = l.order[1:]
+	l.keys -= old.size()
+	l.floor = max(l.floor, old.Seq)
+	list := l.datasets[old.Dataset]
+	if len(list) > 0 && list[0] == old {
+		list[0] = nil
+		l.datasets[old.Dataset] = list[1:]
+	}
+}
+
+func (l *Log) signal() {
+	close(l.advanced)
+	l.advanced = make(chan struct{})
+}
+
+// Position is the sequence of the last change applied: an answer read now
+// holds every change up to it.
+func (l *Log) Position() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.pos
+}
+
+// Floor is the position below which answers can no longer be checked.
+func (l *Log) Floor() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.floor
+}
+
+// Advanced returns a channel closed when the position next moves.
+func (l *Log) Advanced() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.advanced
+}
+
+// ChangedSince reports whether a change of one of datasets after seq
+// matches; known is false when seq is below the floor, so changes after
+// it may be missing.
+func (l *Log) ChangedSince(seq uint64, datasets []string, match func(*Change) bool) (changed, known bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if seq < l.floor {
+		return false, false
+	}
+	for _, d := range datasets {
+		list := l.datasets[d]
+		for i := len(list) - 1; i >= 0 && list[i].Seq > seq; i-- {
+			if match(list[i]) {
+				return true, true
+			}
+		}
+	}
+	return false, true
+}
+
+// Identity names the stream the log follows (its name and creation time),
+// so two services can tell whether their positions compare.
+func (l *Log) Identity() string { return l.identity.Load().(string) }
+
+// Ready reports whether the log caught up with the stream once since it
+// started: before that, changes it holds are not all there is.
+func (l *Log) Ready() bool { return l.ready.Load() }
+
+// Healthy reports whether the log is following the stream and not behind.
+func (l *Log) Healthy() bool { return l.healthy.Load() }

@@ -1,0 +1,222 @@
+// Package edge is the gateway's own cache of read answers, in front of the
+// query service: a request answered from here never crosses a second hop,
+// which is what lets one gateway serve tens of thousands of hot requests a
+// second. It keeps only what the query service marks cacheable, and knows
+// nothing of endpoints: an entry names the datasets it depends on, and
+// after any change to one of them it is revalidated with the query service
+// (If-None-Match, cheap while the query service's finer check finds it
+// still fresh) before it is served again.
+package edge
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/cache"
+	"github.com/ihr-go/ihr/pkg/freshness"
+	"github.com/ihr-go/ihr/pkg/httpx"
+	"github.com/ihr-go/ihr/pkg/popularity"
+	"golang.org/x/sync/singleflight"
+)
+
+// Edge serves cached answers and sends the rest to Upstream.
+type Edge struct {
+	Upstream http.Handler // the reverse proxy to the query service
+	L1       *cache.LRU
+	Log      *freshness.Log
+	Popular  *popularity.Recorder
+	// MaxEntry is the largest answer kept, in bytes.
+	MaxEntry int
+	Metrics  *Metrics
+	// Compress, when set, is given each new entry to add its compressed bodies to.
+	Compress func(*cache.Entry)
+
+	flight singleflight.Group
+}
+
+// ServeHTTP answers from the cache when it can.
+func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cache.DropInternal(r.Header) // only the gateway speaks them
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() {
+		x.Metrics.lookup(r.Context(), "bypass")
+		x.pass(w, r)
+		return
+	}
+	key := r.URL.Path + "?" + r.URL.RawQuery
+	old := x.L1.Get(key)
+	noCache := strings.Contains(strings.ToLower(r.Header.Get("Cache-Control")), "no-cache")
+	if old != nil && !noCache && x.fresh(old) {
+		x.Metrics.lookup(r.Context(), "hit")
+		x.serve(w, r, old, "edge")
+		return
+	}
+	pos := x.Log.Position()
+	led := false // set by the one request that fetches: Do's shared flag is true for it too
+	v, _, _ := x.flight.Do(key+"@"+strconv.FormatUint(pos, 10), func() (any, error) {
+		led = true
+		return x.fetch(w, r, key, old, pos), nil
+	})
+	res := v.(fetched)
+	switch {
+	case res.spilled && led:
+		x.Metrics.lookup(r.Context(), "pass")
+	case res.entry == nil:
+		x.Metrics.lookup(r.Context(), "pass")
+		x.pass(w, r) // not shareable: ask for it again
+	case res.revalidated:
+		x.Metrics.lookup(r.Context(), "revalidated")
+		x.serve(w, r, res.entry, "edge-revalidated")
+	default:
+		x.Metrics.lookup(r.Context(), "miss")
+		x.serve(w, r, res.entry, res.entry.Header.Get(cache.HeaderCache))
+	}
+}
+
+// fetched is the upstream's answer, shared by the requests that waited for it.
+type fetched struct {
+	entry       *cache.Entry
+	revalidated bool // the old entry is still fresh
+	spilled     bool // too large, or not cacheable: written through to the first client
+}
+
+// fetch asks the query service for key, as fresh as this gateway's log at
+// pos, revalidating old when there is one.
+func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *cache.Entry, pos uint64) fetched {
+	up := r.Clone(r.Context())
+	up.Method = http.MethodGet
+	h := up.Header
+	h.Del("Accept-Encoding") // compressing is the gateway's part
+	h.Set(cache.HeaderMinSeq, strconv.FormatUint(pos, 10))
+	h.Set(cache.HeaderStream, x.Log.Identity())
+	h.Set(cache.HeaderCounted, "1")
+	if old != nil {
+		// Revalidate what is held; the client's own condition is met below, against it.
+		h.Set("If-None-Match", old.ETag)
+	}
+	start := time.Now()
+	capt := cache.NewCapture(&dropInternal{ResponseWriter: w}, x.MaxEntry)
+	x.Upstream.ServeHTTP(capt, up)
+	x.Metrics.fetched(r.Context(), time.Since(start))
+	got := capt.Header()
+	seq, err := strconv.ParseUint(got.Get(cache.HeaderSeq), 10, 64)
+	fit := err == nil && got.Get(cache.HeaderStream) == x.Log.Identity()
+	switch {
+	case capt.Spilled:
+		return fetched{spilled: true}
+	case fit && capt.Status == http.StatusNotModified && old != nil:
+		old.MarkChecked(seq)
+		return fetched{entry: old, revalidated: true}
+	case !fit || capt.Status != http.StatusOK:
+		// Not for keeping (an error, a page with links, another stream, a
+		// 304 to the client's own condition): the client gets it as it came.
+		x.writeCaptured(w, capt)
+		return fetched{spilled: true}
+	}
+	e := &cache.Entry{Key: key, Status: http.StatusOK, Header: http.Header{}, Body: capt.Body,
+		ETag: got.Get("ETag"), Stream: x.Log.Identity(), Seq: seq, Read: start,
+		Feeds: strings.Split(got.Get(cache.HeaderFeeds), ",")}
+	for _, k := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "X-Total-Count", cache.HeaderCache, cache.HeaderKey} {
+		if v := got.Get(k); v != "" {
+			e.Header.Set(k, v)
+		}
+	}
+	if e.ETag == "" {
+		e.ETag = httpx.Tag(e.Body)
+	}
+	x.L1.Add(e)
+	if x.Compress != nil {
+		x.Compress(e)
+	}
+	return fetched{entry: e}
+}
+
+// fresh reports whether no change to the datasets e depends on came since
+// it was known fresh.
+func (x *Edge) fresh(e *cache.Entry) bool {
+	if e.Stream != x.Log.Identity() {
+		return false
+	}
+	pos := x.Log.Position()
+	if e.Checked() >= pos {
+		return true
+	}
+	changed, known := x.Log.ChangedSince(e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
+	if changed || !known {
+		return false
+	}
+	e.MarkChecked(pos)
+	return true
+}
+
+// serve writes e (compressed when the client takes it and it is ready),
+// or 304 when the client holds it.
+func (x *Edge) serve(w http.ResponseWriter, r *http.Request, e *cache.Entry, from string) {
+	x.Popular.Hit(e.Header.Get(cache.HeaderKey))
+	h := w.Header()
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	cache.DropInternal(h)
+	h.Set(cache.HeaderCache, from)
+	tag, body := e.ETag, e.Body
+	if coding := httpx.Encoding(r.Header.Get("Accept-Encoding")); coding != "" {
+		if b := e.Encoded(coding); b != nil {
+			h.Set("Content-Encoding", coding)
+			tag, body = "W/"+e.ETag, b // the encoded bytes differ from what the tag names
+		}
+	}
+	h.Set("ETag", tag)
+	if httpx.NoneMatch(r.Header.Values("If-None-Match"), tag) {
+		h.Del("Content-Type")
+		h.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// writeCaptured sends an answer held by capt, as it came.
+func (x *Edge) writeCaptured(w http.ResponseWriter, capt *cache.Capture) {
+	h := w.Header()
+	for k, v := range capt.Header() {
+		h[k] = v
+	}
+	cache.DropInternal(h)
+	w.WriteHeader(capt.Status)
+	_, _ = w.Write(capt.Body)
+}
+
+// pass sends r to the query service, as a plain proxy would.
+func (x *Edge) pass(w http.ResponseWriter, r *http.Request) {
+	x.Upstream.ServeHTTP(&dropInternal{ResponseWriter: w}, r)
+}
+
+// dropInternal removes the internal headers before they leave.
+type dropInternal struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (d *dropInternal) WriteHeader(status int) {
+	if !d.done {
+		d.done = true
+		cache.DropInternal(d.Header())
+	}
+	d.ResponseWriter.WriteHeader(status)
+}
+
+func (d *dropInternal) Write(p []byte) (int, error) {
+	if !d.done {
+		d.WriteHeader(http.StatusOK)
+	}
+	return d.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (d *dropInternal) Unwrap() http.ResponseWriter { return d.ResponseWriter }

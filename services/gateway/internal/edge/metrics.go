@@ -1,0 +1,45 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/cache"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Metrics are the edge cache's instruments.
+type Metrics struct {
+	lookups metric.Int64Counter
+	fetches metric.Float64Histogram
+	results sync.Map // result → its attribute option, made once: hits are too many to build it each time
+}
+
+// NewMetrics registers the instruments on m, with gauges of what l1 holds.
+func NewMetrics(m metric.Meter, l1 *cache.LRU) (*Metrics, error) {
+	lookups, err1 := m.Int64Counter("ihr_edge_lookups", metric.WithDescription(
+		"Read requests by how the gateway answered: hit (from its cache), revalidated (kept after the query service confirmed it), "+
+			"miss (fetched and kept), pass (not cacheable) or bypass (cache not usable)."))
+	fetches, err2 := m.Float64Histogram("ihr_edge_fetch_seconds", metric.WithDescription("Time to fetch or revalidate an answer from the query service."),
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
+	_, err3 := m.Int64ObservableGauge("ihr_edge_bytes", metric.WithDescription("Bytes held by the gateway's cache."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(l1.Bytes()); return nil }))
+	_, err4 := m.Int64ObservableGauge("ihr_edge_entries", metric.WithDescription("Answers held by the gateway's cache."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(l1.Len()); return nil }))
+	return &Metrics{lookups: lookups, fetches: fetches}, errors.Join(err1, err2, err3, err4)
+}
+
+func (m *Metrics) lookup(ctx context.Context, result string) {
+	opt, ok := m.results.Load(result)
+	if !ok {
+		opt, _ = m.results.LoadOrStore(result, metric.WithAttributeSet(attribute.NewSet(attribute.String("result", result))))
+	}
+	m.lookups.Add(ctx, 1, opt.(metric.AddOption))
+}
+
+func (m *Metrics) fetched(ctx context.Context, d time.Duration) {
+	m.fetches.Record(ctx, d.Seconds())
+}

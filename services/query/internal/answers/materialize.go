@@ -1,0 +1,159 @@
+package answers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/cache"
+	"github.com/ihr-go/ihr/pkg/freshness"
+	"github.com/ihr-go/ihr/services/query/internal/endpoint"
+	"github.com/redis/go-redis/v9"
+)
+
+// Materializer reads again, as soon as a change arrives, the most asked
+// answers of a table's latest bin that the change alters (the newest
+// hegemony of popular origins, the latest alarms), so that the first
+// request after new data is already served from memory. With Redis, one
+// replica reads each view per change and the others find it in L2.
+type Materializer struct {
+	Cache     *Cache
+	Endpoints []*endpoint.Endpoint
+	// Seeds are views always kept ready (canonical keys).
+	Seeds []string
+	// Top is how many of the most asked latest views are kept ready.
+	Top int
+	// Redis and Prefix share the work between replicas (nil: each does all).
+	Redis  *redis.Client
+	Prefix string
+
+	mu      sync.Mutex
+	views   []view
+	queued  map[string]uint64 // key → the change position it was queued for
+	work    chan string
+	refresh time.Time
+}
+
+type view struct {
+	key string
+	q   *endpoint.Query
+}
+
+// OnChange queues the views c alters. It never blocks: a view already
+// queued is read once, for the latest change.
+func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
+	for _, v := range m.latestViews(ctx) {
+		ie := m.Cache.Endpoints[v.q.Endpoint]
+		var latest time.Time
+		if e := m.Cache.L1.Get(m.Cache.Scope + v.key); e != nil {
+			latest = e.Latest
+		}
+		if !ie.Affects(v.q, latest, c) {
+			continue
+		}
+		m.mu.Lock()
+		_, pending := m.queued[v.key]
+		m.queued[v.key] = c.Seq
+		m.mu.Unlock()
+		if !pending {
+			select {
+			case m.work <- v.key:
+			default:
+				m.mu.Lock()
+				delete(m.queued, v.key)
+				m.mu.Unlock()
+			}
+		}
+	}
+}
+
+// latestViews are the seeds and the most asked queries of a latest bin,
+// refreshed from the popularity ranking every 30 s.
+func (m *Materializer) latestViews(ctx context.Context) []view {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.refresh) < 30*time.Second {
+		return m.views
+	}
+	m.refresh = time.Now()
+	keys := append([]string(nil), m.Seeds...)
+	top, _ := m.Cache.Popular.Top(ctx, 4*m.Top, time.Now())
+	for _, t := range top {
+		keys = append(keys, t.Key)
+	}
+	m.views = m.views[:0]
+	seen := map[string]bool{}
+	for _, k := range keys {
+		q, err := endpoint.ParseKey(m.Endpoints, k)
+		if err != nil || !q.Latest || q.Page != 1 || seen[q.Key()] || len(m.views) >= len(m.Seeds)+m.Top {
+			continue
+		}
+		seen[q.Key()] = true
+		m.views = append(m.views, view{key: q.Key(), q: q})
+	}
+	return m.views
+}
+
+// Run reads the queued views, one at a time, until ctx is done.
+func (m *Materializer) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-m.work:
+			m.mu.Lock()
+			seq := m.queued[key]
+			delete(m.queued, key)
+			m.mu.Unlock()
+			m.read(ctx, key, seq)
+		}
+	}
+}
+
+func (m *Materializer) read(ctx context.Context, key string, seq uint64) {
+	q, err := endpoint.ParseKey(m.Endpoints, key)
+	if err != nil {
+		return
+	}
+	if !m.claim(ctx, key, seq) {
+		m.Cache.Metrics.materialization(ctx, q, "other_replica")
+		return
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/ihr/api/"+key, nil)
+	if err != nil {
+		return
+	}
+	r.Host = "materializer" // links make an answer unfit to keep, so the host never shows
+	r.Header.Set(cache.HeaderCounted, "1")
+	res := m.Cache.fill(ctx, nil, r, q, m.Cache.Scope+key)
+	switch {
+	case res.err == cache.ErrTooLarge:
+		m.Cache.Metrics.materialization(ctx, q, "too_large")
+	case res.err != nil:
+		m.Cache.Metrics.materialization(ctx, q, "failed")
+		m.Cache.Logger.Warn("materialize", "key", key, "err", res.err)
+	default:
+		m.Cache.Metrics.materialization(ctx, q, "done")
+	}
+}
+
+// claim takes the reading of key for change seq among the replicas.
+func (m *Materializer) claim(ctx context.Context, key string, seq uint64) bool {
+	if m.Redis == nil {
+		return true
+	}
+	sum := sha256.Sum256([]byte(key))
+	lock := m.Prefix + "mat:" + hex.EncodeToString(sum[:12]) + ":" + strconv.FormatUint(seq, 10)
+	ok, err := m.Redis.SetNX(ctx, lock, 1, time.Minute).Result()
+	return ok || err != nil // Redis down: read it here
+}
+
+// NewMaterializer returns a materializer; its reader must be started with Run.
+func NewMaterializer(c *Cache, endpoints []*endpoint.Endpoint, seeds []string, top int) *Materializer {
+	return &Materializer{Cache: c, Endpoints: endpoints, Seeds: seeds, Top: top,
+		queued: map[string]uint64{}, work: make(chan string, 256)}
+}
