@@ -110,7 +110,7 @@ func (e *Entry) Marshal() []byte {
 	b = appendString(b, e.ETag)
 	b = appendString(b, e.Stream)
 	b = binary.AppendUvarint(b, e.Seq)
-	b = binary.AppendVarint(b, e.Read.UnixNano())
+	b = binary.AppendVarint(b, unixNano(e.Read))
 	b = binary.AppendVarint(b, unixNano(e.Latest))
 	b = binary.AppendUvarint(b, uint64(len(e.Feeds)))
 	for _, f := range e.Feeds {

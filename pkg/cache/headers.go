@@ -21,8 +21,11 @@ const (
 	HeaderMinSeq = "X-Ihr-Min-Seq"
 	// HeaderCounted (request) says the query's popularity was counted already.
 	HeaderCounted = "X-Ihr-Counted"
-	// HeaderCache (answer, public) says where the answer came from: edge,
-	// l1, l2, miss (read from the database) or bypass (not cached).
+	// HeaderCache (answer, public) says where the answer came from: edge
+	// or edge-revalidated (the gateway), l1 or l2 (the query service), miss
+	// (read from the database, and cached), uncacheable (read from the
+	// database: too large to keep, or a page linking to others) or bypass
+	// (the cache was not usable).
 	HeaderCache = "X-Cache"
 )
 

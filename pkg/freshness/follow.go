@@ -80,8 +80,20 @@ func (f *Follower) follow(ctx context.Context) error {
 		return err
 	}
 	defer cc.Stop()
+	// Heard here as they are published, changes count before the stream
+	// delivers them: the barrier of Log.Sync.
+	b := newBarrier(f.Bus.Conn, f.Log)
+	sub, err := f.Bus.Conn.ChanSubscribe(f.Bus.Subject("ihr.results.>"), b.in)
+	if err != nil {
+		return err
+	}
+	f.Log.barrier.Store(b)
+	defer func() {
+		f.Log.barrier.Store(nil)
+		_ = sub.Unsubscribe()
+	}()
 	f.Logger.Info("following results", "stream", name, "from", f.Log.Position()+1, "last", info.State.LastSeq)
-	return f.watch(ctx, stream, identity)
+	return f.watch(ctx, stream, identity, b)
 }
 
 func (f *Follower) receive(ctx context.Context, m jetstream.Msg) {
@@ -95,7 +107,7 @@ func (f *Follower) receive(ctx context.Context, m jetstream.Msg) {
 		f.Log.Unknown(meta.Sequence.Stream)
 		return
 	}
-	c := FromResult(meta.Sequence.Stream, res)
+	c := FromResult(meta.Sequence.Stream, m.Headers().Get(jetstream.MsgIDHeader), res)
 	f.Log.Apply(c)
 	f.caughtUp()
 	if f.OnChange != nil {
@@ -114,7 +126,7 @@ func (f *Follower) caughtUp() {
 
 // watch checks every tick that the connection holds and that the log keeps
 // up: it must have reached the stream's end of the previous tick.
-func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity string) error {
+func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity string, b *barrier) error {
 	tick := f.Tick
 	if tick <= 0 {
 		tick = time.Second
@@ -128,6 +140,7 @@ func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity 
 			return nil
 		case <-t.C:
 		}
+		b.drain() // reads drain it too; this keeps it from filling when none come
 		if !f.Bus.Conn.IsConnected() {
 			f.Log.healthy.Store(false)
 			continue

@@ -6,6 +6,7 @@
 package freshness
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,8 @@ import (
 // (its time, address family and part) and the keys of the rows replaced
 // or added, or AllKeys when the event could not list them.
 type Change struct {
-	Seq     uint64 // stream sequence of the event
+	Seq     uint64 // stream sequence of the event (0 while only announced, see Log.Announce)
+	ID      string // the event's message id
 	Dataset string
 	Time    time.Time // the bin; a disco event's start time
 	AF      int
@@ -28,9 +30,9 @@ type Change struct {
 	AllKeys bool
 }
 
-// FromResult is the change a results event announces.
-func FromResult(seq uint64, r *events.Result) *Change {
-	c := &Change{Seq: seq, Dataset: r.Dataset, Time: r.Timebin.UTC(), AF: r.AF, Part: r.Part,
+// FromResult is the change a results event with message id id announces.
+func FromResult(seq uint64, id string, r *events.Result) *Change {
+	c := &Change{Seq: seq, ID: id, Dataset: r.Dataset, Time: r.Timebin.UTC(), AF: r.AF, Part: r.Part,
 		Ints: r.Keys, Texts: r.TextKeys, AllKeys: r.AllKeys}
 	for _, v := range c.Ints {
 		slices.Sort(v)
@@ -55,6 +57,11 @@ func (c *Change) size() int {
 // Log holds the changes of the results stream in stream order, per
 // dataset, from a floor on: every change after the floor is known, so an
 // answer read at a position at or above the floor can be checked.
+//
+// It also holds changes announced but not yet applied: a plain NATS
+// subscription hears of an event as it is published, before the stream's
+// consumers deliver it, so a cache knows of a change no later than any
+// subscriber of the stream could learn of it and ask for the new data.
 type Log struct {
 	mu       sync.RWMutex
 	datasets map[string][]*Change
@@ -64,16 +71,24 @@ type Log struct {
 	keys     int
 	maxKeys  int
 	advanced chan struct{} // closed and replaced when pos moves
+	// announced are changes heard of and not yet applied, by message id;
+	// applied remembers recent ids, so a repeated announcement of an
+	// applied change (a de-duplicated publish) is not taken for a new one.
+	announced map[string]announcement
+	applied   map[string]bool
+	recent    []string // applied ids, oldest first
 
-	identity atomic.Value // string: which stream this log follows
-	ready    atomic.Bool  // caught up with the stream once
-	healthy  atomic.Bool  // following, and not behind
+	barrier  atomic.Pointer[barrier] // set while the follower subscribes
+	identity atomic.Value            // string: which stream this log follows
+	ready    atomic.Bool             // caught up with the stream once
+	healthy  atomic.Bool             // following, and not behind
 }
 
 // NewLog returns an empty log that holds changes carrying up to maxKeys
 // keys in all; older changes are forgotten first (the floor moves up).
 func NewLog(maxKeys int) *Log {
-	l := &Log{datasets: map[string][]*Change{}, maxKeys: max(maxKeys, 1), advanced: make(chan struct{})}
+	l := &Log{datasets: map[string][]*Change{}, maxKeys: max(maxKeys, 1), advanced: make(chan struct{}),
+		announced: map[string]announcement{}, applied: map[string]bool{}}
 	l.identity.Store("")
 	return l
 }
@@ -94,6 +109,7 @@ func (l *Log) reset(identity string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.datasets, l.order, l.keys, l.pos, l.floor = map[string][]*Change{}, nil, 0, 0, 0
+	l.announced, l.applied, l.recent = map[string]announcement{}, map[string]bool{}, nil
 	l.identity.Store(identity)
 	l.ready.Store(false)
 	l.signal()
@@ -112,6 +128,7 @@ func (l *Log) Apply(c *Change) {
 		l.floor = max(l.floor, c.Seq-1)
 	}
 	l.pos = c.Seq
+	l.settle(c.ID)
 	l.datasets[c.Dataset] = append(l.datasets[c.Dataset], c)
 	l.order = append(l.order, c)
 	l.keys += c.size()
@@ -119,6 +136,50 @@ func (l *Log) Apply(c *Change) {
 		l.forgetOldest()
 	}
 	l.signal()
+}
+
+// announceFor bounds how long an announced change waits to be applied: a
+// publish the stream refused reached plain subscribers all the same.
+const announceFor = 10 * time.Second
+
+// keepApplied is how many applied message ids are remembered.
+const keepApplied = 10000
+
+type announcement struct {
+	c  *Change
+	at time.Time
+}
+
+// Announce records change c (Seq 0), heard of before the stream delivers it.
+func (l *Log) Announce(c *Change) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.ID == "" || l.applied[c.ID] {
+		return
+	}
+	now := time.Now()
+	for id, a := range l.announced {
+		if now.Sub(a.at) >= announceFor {
+			delete(l.announced, id)
+		}
+	}
+	l.announced[c.ID] = announcement{c, now}
+}
+
+// settle marks the change of message id as applied.
+func (l *Log) settle(id string) {
+	if id == "" {
+		return
+	}
+	delete(l.announced, id)
+	if !l.applied[id] {
+		l.applied[id] = true
+		l.recent = append(l.recent, id)
+		if len(l.recent) > keepApplied {
+			delete(l.applied, l.recent[0])
+			l.recent = l.recent[1:]
+		}
+	}
 }
 
 // Unknown records that the change at seq could not be read: anything may
@@ -172,14 +233,19 @@ func (l *Log) Advanced() <-chan struct{} {
 	return l.advanced
 }
 
-// ChangedSince reports whether a change of one of datasets after seq
-// matches; known is false when seq is below the floor, so changes after
-// it may be missing.
+// ChangedSince reports whether a change of one of datasets after seq, or
+// announced and not yet applied, matches; known is false when seq is below
+// the floor, so changes after it may be missing.
 func (l *Log) ChangedSince(seq uint64, datasets []string, match func(*Change) bool) (changed, known bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if seq < l.floor {
 		return false, false
+	}
+	for _, a := range l.announced {
+		if slices.Contains(datasets, a.c.Dataset) && time.Since(a.at) < announceFor && match(a.c) {
+			return true, true
+		}
 	}
 	for _, d := range datasets {
 		list := l.datasets[d]
@@ -190,6 +256,14 @@ func (l *Log) ChangedSince(seq uint64, datasets []string, match func(*Change) bo
 		}
 	}
 	return false, true
+}
+
+// Sync waits until the log knows of every results event published before
+// the call (announced at least); false when it cannot tell: not following,
+// the connection down, or ctx done.
+func (l *Log) Sync(ctx context.Context) bool {
+	b := l.barrier.Load()
+	return b != nil && b.wait(ctx)
 }
 
 // Identity names the stream the log follows (its name and creation time),

@@ -1,5 +1,6 @@
-// Command cachewarmer keeps the most requested queries hot by re-running
-// them through the query service when results events announce new data.
+// Command cachewarmer keeps the most requested queries hot by asking the
+// query service for them again after results events announce new data,
+// and on a schedule.
 package main
 
 import (
@@ -8,16 +9,26 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/health"
+	"github.com/ihr-go/ihr/pkg/popularity"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/cachewarmer/internal/httpapi"
+	"github.com/ihr-go/ihr/services/cachewarmer/internal/upstream"
+	"github.com/ihr-go/ihr/services/cachewarmer/internal/warm"
 )
 
 type settings struct {
 	queryURL string
 	nats     config.NATS
 	redisURL string
+	// prefix of the Redis keys, shared with the query service and the
+	// gateway, which write the popularity ranking.
+	prefix   string
+	warm     warm.Config
+	interval time.Duration
+	debounce time.Duration
 }
 
 func spec() service.Spec[settings] {
@@ -25,10 +36,21 @@ func spec() service.Spec[settings] {
 		Name: "cachewarmer",
 		Addr: ":8084",
 		Config: func(e *config.Env) settings {
+			top := e.Int("IHR_WARM_TOP", 100, 1, 10000)
 			return settings{
 				queryURL: e.URL("IHR_QUERY_URL", "http://127.0.0.1:8081", "http", "https"),
 				nats:     config.ReadNATS(e),
 				redisURL: config.ReadRedis(e),
+				prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
+				warm: warm.Config{
+					Top:         top,
+					Budget:      e.Int("IHR_WARM_BUDGET", top, 1, 10000),
+					Concurrency: e.Int("IHR_WARM_CONCURRENCY", 2, 1, 64),
+					Deadline:    e.Duration("IHR_WARM_DEADLINE", 30*time.Second, time.Second, 10*time.Minute),
+					Slow:        e.Duration("IHR_WARM_SLOW", 2*time.Second, 10*time.Millisecond, time.Minute),
+				},
+				interval: e.Duration("IHR_WARM_INTERVAL", 5*time.Minute, time.Second, 24*time.Hour),
+				debounce: e.Duration("IHR_WARM_DEBOUNCE", time.Second, 10*time.Millisecond, time.Minute),
 			}
 		},
 		Start: start,
@@ -37,11 +59,17 @@ func spec() service.Spec[settings] {
 
 func main() { service.Main(spec()) }
 
+// changeLogKeys bounds the results log: the warmer only needs its position.
+const changeLogKeys = 10000
+
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
-	if _, err := rt.NATS(ctx, s.nats, true); err != nil {
+	// Without NATS, runs still come on schedule; without Redis, runs find no ranking.
+	bus, err := rt.NATS(ctx, s.nats, false)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := rt.Redis(s.redisURL); err != nil {
+	rdb, err := rt.Redis(s.redisURL)
+	if err != nil {
 		return nil, err
 	}
 	q, err := url.Parse(s.queryURL)
@@ -49,6 +77,31 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		return nil, err
 	}
 	rt.Health.Add("query", true, health.HTTPProbe(rt.HTTP.Client(2*time.Second), q.JoinPath("/healthz").String()))
-	// Warming arrives with the caching issue; the service has no API of its own.
-	return apierr.NotFoundHandler(), nil
+
+	const scope = "github.com/ihr-go/ihr/services/cachewarmer"
+	metrics, err := warm.NewMetrics(rt.Meter(scope))
+	if err != nil {
+		return nil, err
+	}
+	log := freshness.NewLog(changeLogKeys)
+	w := &warm.Warmer{
+		Config:   s.warm,
+		Ranking:  &popularity.Recorder{Redis: rdb, Prefix: s.prefix},
+		Fetcher:  &upstream.Client{HTTP: rt.HTTP.Client(s.warm.Deadline), Base: q},
+		Position: log,
+		Metrics:  metrics,
+		Logger:   rt.Log,
+		Tracer:   rt.HTTP.Tracers.Tracer(scope),
+	}
+	sched := warm.NewScheduler(s.debounce, s.interval, func(ctx context.Context, t warm.Trigger) { w.Warm(ctx, t) })
+	follower := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, OnChange: func(context.Context, *freshness.Change) {
+		// Events replayed at start are old news, but for the last one:
+		// the log is ready from it on, so a restart warms once.
+		if log.Ready() {
+			sched.Notify()
+		}
+	}}
+	rt.Go(func() { follower.Run(ctx) })
+	rt.Go(func() { sched.Run(ctx) })
+	return httpapi.Handler(w.Runs), nil
 }

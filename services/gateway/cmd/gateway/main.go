@@ -110,11 +110,11 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 		return nil, err
 	}
 	l1 := cache.NewLRU(int64(s.edge.bytes))
-	metrics, err := edge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), l1)
+	log := freshness.NewLog(1_000_000)
+	metrics, err := edge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), l1, log)
 	if err != nil {
 		return nil, err
 	}
-	log := freshness.NewLog(1_000_000)
 	pop := &popularity.Recorder{Redis: rdb, Prefix: s.edge.prefix}
 	comp := edge.NewCompressor(l1, compressMin)
 	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log}

@@ -39,7 +39,8 @@ type Edge struct {
 // ServeHTTP answers from the cache when it can.
 func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() {
+	// Sync: a client that heard of a change before this gateway did gets it anyway.
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context()) {
 		x.Metrics.lookup(r.Context(), "bypass")
 		x.pass(w, r)
 		return
@@ -139,9 +140,6 @@ func (x *Edge) fresh(e *cache.Entry) bool {
 		return false
 	}
 	pos := x.Log.Position()
-	if e.Checked() >= pos {
-		return true
-	}
 	changed, known := x.Log.ChangedSince(e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
 	if changed || !known {
 		return false

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/cache"
+	"github.com/ihr-go/ihr/pkg/freshness"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -18,8 +19,9 @@ type Metrics struct {
 	results sync.Map // result → its attribute option, made once: hits are too many to build it each time
 }
 
-// NewMetrics registers the instruments on m, with gauges of what l1 holds.
-func NewMetrics(m metric.Meter, l1 *cache.LRU) (*Metrics, error) {
+// NewMetrics registers the instruments on m, with gauges of what l1 holds
+// and of how far log follows the results stream.
+func NewMetrics(m metric.Meter, l1 *cache.LRU, log *freshness.Log) (*Metrics, error) {
 	lookups, err1 := m.Int64Counter("ihr_edge_lookups", metric.WithDescription(
 		"Read requests by how the gateway answered: hit (from its cache), revalidated (kept after the query service confirmed it), "+
 			"miss (fetched and kept), pass (not cacheable) or bypass (cache not usable)."))
@@ -29,7 +31,9 @@ func NewMetrics(m metric.Meter, l1 *cache.LRU) (*Metrics, error) {
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(l1.Bytes()); return nil }))
 	_, err4 := m.Int64ObservableGauge("ihr_edge_entries", metric.WithDescription("Answers held by the gateway's cache."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(l1.Len()); return nil }))
-	return &Metrics{lookups: lookups, fetches: fetches}, errors.Join(err1, err2, err3, err4)
+	_, err5 := m.Int64ObservableGauge("ihr_edge_stream_position", metric.WithDescription("Sequence of the last results event the gateway applied."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(int64(log.Position())); return nil }))
+	return &Metrics{lookups: lookups, fetches: fetches}, errors.Join(err1, err2, err3, err4, err5)
 }
 
 func (m *Metrics) lookup(ctx context.Context, result string) {

@@ -93,31 +93,41 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, q *endpoint.Query)
 	if !noCache {
 		if e, tier := c.lookup(r.Context(), key, q); e != nil {
 			c.Metrics.lookup(r.Context(), q, tier)
-			c.write(w, e, tier, e.Checked())
+			c.write(w, e, tier, e.Checked(), true)
 			return
 		}
 	}
 	c.Metrics.lookup(r.Context(), q, "miss")
+	w.Header().Set(cache.HeaderCache, "uncacheable") // what a too large answer, written as it is read, shows
 	res := c.fill(r.Context(), w, r, q, key)
 	switch {
 	case res.spilled && res.leader:
 		if res.err != nil {
 			c.Fail(w, r, res.err) // begun already: cut short
 		}
-	case res.spilled, errors.Is(res.err, context.Canceled) && r.Context().Err() == nil:
-		c.direct(w, r, q, "bypass") // too large to share, or its reader left: read it here
+	case res.spilled:
+		c.direct(w, r, q, "uncacheable") // too large to share: read it here
+	case errors.Is(res.err, context.Canceled) && r.Context().Err() == nil:
+		c.direct(w, r, q, "bypass") // its reader left: read it here
 	case res.err != nil:
 		c.Fail(w, r, res.err)
+	case !res.kept: // a page that links to others
+		c.write(w, res.entry, "uncacheable", 0, false)
 	default:
-		c.write(w, res.entry, "miss", res.entry.Seq)
+		c.write(w, res.entry, "miss", res.entry.Seq, true)
 	}
 }
 
 // caughtUp tells whether entries can be checked: the log caught up with
-// the stream, and holds the position the request asks for (waiting a
-// little for it).
+// the stream, knows of every change published before the request (a
+// client that heard of one expects its next read to hold it), and holds
+// the position the request asks for (waiting a little for it). While the
+// stream is not followed, entries fall back to a short lifetime instead.
 func (c *Cache) caughtUp(r *http.Request) bool {
 	if !c.Log.Ready() {
+		return false
+	}
+	if c.Log.Healthy() && !c.Log.Sync(r.Context()) {
 		return false
 	}
 	// Positions compare only within one stream.
@@ -178,9 +188,6 @@ func (c *Cache) fresh(e *cache.Entry, q *endpoint.Query) bool {
 		return false
 	}
 	pos := c.Log.Position()
-	if e.Checked() >= pos {
-		return true
-	}
 	ie := c.Endpoints[q.Endpoint]
 	changed, known := c.Log.ChangedSince(e.Checked(), ie.Datasets, func(ch *freshness.Change) bool {
 		return ie.Affects(q, e.Latest, ch)
@@ -195,6 +202,7 @@ func (c *Cache) fresh(e *cache.Entry, q *endpoint.Query) bool {
 // result is one reading of an answer, shared by the requests that waited for it.
 type result struct {
 	entry   *cache.Entry
+	kept    bool // cached: the answer depends on nothing but the query
 	err     error
 	spilled bool // too large to keep: written through to the leader's client
 	leader  bool // this request read it
@@ -228,13 +236,14 @@ func (c *Cache) fill(ctx context.Context, out http.ResponseWriter, r *http.Reque
 		e := &cache.Entry{Key: key, Status: capt.Status, Header: capt.Header(), Body: capt.Body,
 			ETag: httpx.Tag(capt.Body), Stream: c.Log.Identity(), Seq: pos, Read: start, Latest: meta.Latest,
 			Feeds: c.Endpoints[q.Endpoint].Datasets}
-		if e.Status == http.StatusOK && !meta.Linked {
+		kept := e.Status == http.StatusOK && !meta.Linked
+		if kept {
 			c.L1.Add(e)
 			if c.L2 != nil {
 				c.L2.Put(e)
 			}
 		}
-		return result{entry: e}, nil
+		return result{entry: e, kept: kept}, nil
 	})
 	res := v.(result)
 	res.leader = led
@@ -249,15 +258,16 @@ func (c *Cache) direct(w http.ResponseWriter, r *http.Request, q *endpoint.Query
 	}
 }
 
-// write sends e, fresh through pos. The ETag middleware answers a
-// matching If-None-Match with 304.
-func (c *Cache) write(w http.ResponseWriter, e *cache.Entry, tier string, pos uint64) {
+// write sends e; when kept, it is fresh through pos and other caches (the
+// gateway's) may keep it too. The ETag middleware answers a matching
+// If-None-Match with 304.
+func (c *Cache) write(w http.ResponseWriter, e *cache.Entry, tier string, pos uint64, kept bool) {
 	h := w.Header()
 	for k, v := range e.Header {
 		h[k] = v
 	}
 	h.Set(cache.HeaderCache, tier)
-	if e.Status == http.StatusOK {
+	if kept {
 		h.Set("ETag", e.ETag)
 		h.Set(cache.HeaderSeq, strconv.FormatUint(pos, 10))
 		h.Set(cache.HeaderStream, e.Stream)
