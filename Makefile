@@ -10,7 +10,7 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test test-chaos fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read docs
+.PHONY: help run stop test test-chaos fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read bench-cache docs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,19 +21,21 @@ run: build ## init + migrate the database, load demo data if empty, start every 
 stop: ## stop the services started by make run
 	@scripts/dev/down.sh
 
-# -short: the long tests (tests/chaos, the 5M-row dump import) run small loads here; make test-chaos runs them at full size.
+# -short: the long tests (tests/chaos, the 5M-row dump import, the cache's 1000 rounds) run small loads here; make test-chaos runs them at full size.
 test: ## run every test (needs PostgreSQL, Redis and NATS running), then each fuzz target briefly
 	go test -count=1 -short -timeout 15m $(PACKAGES)
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 
-test-chaos: ## the long tests at full size: break ingestion mid-load (kill -9, PostgreSQL cut, NATS restart, node loss, poison batch); import 5M dump rows
+test-chaos: ## the long tests at full size: break ingestion mid-load (kill -9, PostgreSQL cut, NATS restart, node loss, poison batch); import 5M dump rows; 1000 cache rounds
 	cd tests && go test -count=1 -timeout 20m -v ./chaos
+	cd tests && go test -count=1 -timeout 20m -v -run 'TestCachedEqualsUncached|TestFreshAfterPublish' ./cache
 	cd services/ihrctl && go test -count=1 -timeout 20m -v -run TestImportDumps ./cmd/ihrctl
 
 FUZZTIME ?= 60s
-fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages)
+fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages, cache entries from Redis)
 	go test -run NONE -fuzz FuzzQueryString -fuzztime $(FUZZTIME) ./services/query/cmd/query
 	go test -run NONE -fuzz FuzzDecodeHegemonyRows -fuzztime $(FUZZTIME) ./pkg/events
+	go test -run NONE -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) ./pkg/cache
 
 build: ## build the binaries into bin/
 	@mkdir -p bin
@@ -55,10 +57,13 @@ db-reset: ## drop, recreate and migrate the development database
 docker: ## build one image per service (needs a Docker engine)
 	@for s in $(BINARIES); do docker build -f deployments/Dockerfile --build-arg SERVICE=$$s -t ihr/$$s:dev . || exit 1; done
 
-bench: bench-ingest bench-read ## run every benchmark (figures go to docs/benchmarks.md by hand)
+bench: bench-ingest bench-read bench-cache ## run every benchmark (figures go to docs/benchmarks.md by hand)
 
 bench-read: build ## the five read queries of bench-queries.md: wrk vs their SQL floor via pgbench (needs make bench-data)
 	scripts/bench/read.sh
+
+bench-cache: build ## heg1d and netnum from the gateway's edge cache: wrk vs a bare net/http server of the same bytes (needs make bench-data)
+	scripts/bench/cache.sh
 
 bench-ingest: ## publish 2M hegemony rows through JetStream and compare with a plain COPY (IHR_BENCH_ROWS to change)
 	cd tests && go test -tags bench -count=1 -timeout 60m -run TestBenchIngest -v ./bench

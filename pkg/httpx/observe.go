@@ -81,6 +81,8 @@ func (o *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case p == http.ErrAbortHandler:
 			status = 499 // cut short on purpose
+		case status == 0 && r.Context().Err() != nil:
+			status = 499 // the client left before an answer
 		case status == 0:
 			status = http.StatusOK // nothing written: the server sends an empty 200
 		}

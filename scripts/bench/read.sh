@@ -14,31 +14,19 @@ postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable), bin/query
 (make build), wrk and pgbench. Prints a markdown table for docs/benchmarks.md.
 USAGE
 }
+# shellcheck source=scripts/bench/lib.sh disable=SC1091
+source "$(dirname "$0")/lib.sh"
 seconds=20
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    *) usage >&2; exit 2 ;;
-  esac
-done
-for cmd in wrk pgbench; do
-  command -v "$cmd" >/dev/null || { echo "bench: $cmd is missing (apt-get install -y wrk postgresql-client)" >&2; exit 1; }
-done
+bench_args seconds "$@"
+bench_need wrk pgbench curl
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-db="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable}"
-"$root/scripts/db/migrate.sh" --database-url "$db" up >/dev/null
+db=$(bench_database_url)
+bench_migrate "$db"
 work=$(mktemp -d)
-port=18181
-IHR_DATABASE_URL="$db" IHR_QUERY_ADDR="127.0.0.1:$port" IHR_LOG_LEVEL=error IHR_NATS_STORE_DIR="$work/nats" \
-  "$root/bin/query" >"$work/query.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
-  sleep 0.2
-done
+trap 'bench_stop; rm -rf "$work"' EXIT
+port=$(bench_free_port)
+pid=""
+bench_start pid query "$port" "$work/query.log" "IHR_DATABASE_URL=$db" IHR_LOG_LEVEL=error "IHR_NATS_STORE_DIR=$work/nats"
 
 heg_where() { # from to
   echo "h.originasn_id IN (2497) AND h.af = 4 AND h.timebin >= '$1' AND h.timebin <= '$2'"
@@ -88,10 +76,10 @@ for q in heg1d heg7d netnum netsearch delay; do
   for c in 16 64; do
     floor[$c]=$(pgbench -n -f "$work/$q.sql" -c "$c" -j 2 -T "$seconds" "$db" 2>/dev/null | awk '/^tps/ {printf "%.1f", $3}')
     out=$(wrk -t2 -c"$c" -d"${seconds}s" --timeout 30s "$target")
-    ours[$c]=$(awk '/Requests\/sec/ {printf "%.1f", $2}' <<<"$out")
+    ours[$c]=$(wrk_rps "$out")
     if [ "$c" = 64 ]; then
-      errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-      [ "$q" = heg7d ] && rss=$(awk '/VmHWM/ {printf "%d MB", $2/1024}' "/proc/$pid/status")
+      errs=$(wrk_errors "$out")
+      [ "$q" = heg7d ] && rss=$(bench_peak_rss "$pid")
     fi
   done
   ratio=$(awk -v a="${ours[16]}" -v b="${floor[16]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')

@@ -85,18 +85,18 @@ func newStack(t *testing.T, env map[string]string) *stack {
 	return s
 }
 
-// announcement waits for the results event of run.
-func (s *stack) announcement(run string) announced {
+// await returns the next results event that is, failing after 20 s.
+func (s *stack) await(what string, is func(*events.Result) bool) announced {
 	s.t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case a := <-s.results:
-			if a.res.RunID == run {
+			if is(a.res) {
 				return a
 			}
 		case <-timeout:
-			s.t.Fatalf("no results event for run %s", run)
+			s.t.Fatalf("no results event for %s", what)
 		}
 	}
 }
@@ -107,7 +107,7 @@ func (s *stack) bin(d *events.Dataset, af int, timebin time.Time, run string, ro
 	if _, err := s.pub.Bin(context.Background(), d.NewBin(af, timebin, run), rows); err != nil {
 		s.t.Fatal(err)
 	}
-	return s.announcement(run)
+	return s.await("run "+run, func(r *events.Result) bool { return r.RunID == run })
 }
 
 type queryState struct {
@@ -157,6 +157,7 @@ func get(t *testing.T, url string, header ...string) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Accept-Encoding", "identity") // tags as the server made them
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

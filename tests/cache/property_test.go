@@ -90,6 +90,22 @@ func TestCachedEqualsUncached(t *testing.T) {
 	if cached := hits["edge"] + hits["edge-revalidated"] + hits["l1"] + hits["l2"]; cached < compared/4 {
 		t.Errorf("only %d of %d answers came from a cache: the test did not exercise it", cached, compared)
 	}
+	// What operators watch: hits and misses per tier and endpoint,
+	// answers found stale, bytes held, the stream followed.
+	_, qm := testkit.Get(t, s.query+"/metrics")
+	_, gm := testkit.Get(t, s.gateway+"/metrics")
+	for _, want := range []string{`ihr_cache_lookups_total{endpoint="hegemony",tier="l1"}`, `ihr_cache_lookups_total{endpoint="networks",tier="miss"}`,
+		`ihr_cache_invalidations_total{endpoint="hegemony",tier="l1"}`, "ihr_cache_bytes ", "ihr_cache_entries ", "ihr_cache_following 1",
+		`ihr_cache_fill_seconds_bucket{endpoint="disco/events"`} {
+		if !strings.Contains(qm, want) {
+			t.Errorf("query service metrics lack %s", want)
+		}
+	}
+	for _, want := range []string{`ihr_edge_lookups_total{result="hit"}`, `ihr_edge_lookups_total{result="revalidated"}`, "ihr_edge_bytes ", "ihr_edge_fetch_seconds_bucket"} {
+		if !strings.Contains(gm, want) {
+			t.Errorf("gateway metrics lack %s", want)
+		}
+	}
 }
 
 // ingest makes one random change and returns its results event.
@@ -140,7 +156,7 @@ func (s *stack) ingest(rng *rand.Rand, run string) announced {
 		if _, err := s.pub.Disco(context.Background(), e); err != nil {
 			s.t.Fatal(err)
 		}
-		return s.discoAnnouncement()
+		return s.next(events.Disco)
 	default:
 		u := events.NamesUpdate{Schema: events.SchemaNames}
 		for _, a := range asns {
@@ -154,28 +170,15 @@ func (s *stack) ingest(rng *rand.Rand, run string) announced {
 		if _, err := s.pub.Names(context.Background(), u); err != nil {
 			s.t.Fatal(err)
 		}
-		return s.namesAnnouncement()
+		return s.next(events.Names)
 	}
 }
 
-// discoAnnouncement and namesAnnouncement wait for the next results event
-// of those datasets (their run ids are digests of the message).
-func (s *stack) discoAnnouncement() announced { return s.next(events.Disco) }
-func (s *stack) namesAnnouncement() announced { return s.next(events.Names) }
-
+// next waits for the next results event of dataset (disco events' and
+// names updates' run ids are digests of the message).
 func (s *stack) next(dataset string) announced {
 	s.t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case a := <-s.results:
-			if a.res.Dataset == dataset {
-				return a
-			}
-		case <-timeout:
-			s.t.Fatalf("no %s results event", dataset)
-		}
-	}
+	return s.await(dataset, func(r *events.Result) bool { return r.Dataset == dataset })
 }
 
 // dedupAlarms keeps one alarm per (origin, asn), the bin's natural key.

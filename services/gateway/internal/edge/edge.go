@@ -41,6 +41,9 @@ func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
 	// Sync: a client that heard of a change before this gateway did gets it anyway.
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context()) {
+		if r.Context().Err() != nil {
+			return // the client left while the gateway made sure of the stream
+		}
 		x.Metrics.lookup(r.Context(), "bypass")
 		x.pass(w, r)
 		return

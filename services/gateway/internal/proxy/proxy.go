@@ -35,6 +35,9 @@ func New(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Ha
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client left: nothing failed, and nobody reads an answer
+			}
 			log.WarnContext(r.Context(), "upstream failed", "upstream", target.Host, "err", err)
 			apierr.Write(w, apierr.Wrap(apierr.Unavailable, "upstream_unavailable",
 				"The service behind this endpoint is unavailable, try again later", err))

@@ -169,7 +169,9 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 	}
 	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, OnChange: func(ctx context.Context, ch *freshness.Change) {
 		seen.Add(ctx, 1, metric.WithAttributes(attribute.String("dataset", ch.Dataset)))
-		mat.OnChange(ctx, ch)
+		if log.Ready() { // not for the events replayed at start, but for the last one
+			mat.OnChange(ctx, ch)
+		}
 	}}
 	rt.Go(func() { f.Run(ctx) })
 	rt.Go(func() { l2.Run(ctx) })

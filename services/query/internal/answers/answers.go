@@ -80,10 +80,11 @@ type Cache struct {
 
 // Serve answers r, a valid query q of page 1.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, q *endpoint.Query) {
+	canonical := q.Key()
 	if r.Header.Get(cache.HeaderCounted) == "" {
-		c.Popular.Hit(q.Key())
+		c.Popular.Hit(canonical)
 	}
-	key := c.Scope + q.Key()
+	key := c.Scope + canonical
 	if !c.caughtUp(r) {
 		c.Metrics.lookup(r.Context(), q, "bypass")
 		c.direct(w, r, q, "bypass")

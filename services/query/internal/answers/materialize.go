@@ -31,11 +31,10 @@ type Materializer struct {
 	Redis  *redis.Client
 	Prefix string
 
-	mu      sync.Mutex
-	views   []view
-	queued  map[string]uint64 // key → the change position it was queued for
-	work    chan string
-	refresh time.Time
+	mu     sync.Mutex
+	views  []view
+	queued map[string]uint64 // key → the change position it was queued for
+	work   chan string
 }
 
 type view struct {
@@ -46,7 +45,7 @@ type view struct {
 // OnChange queues the views c alters. It never blocks: a view already
 // queued is read once, for the latest change.
 func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
-	for _, v := range m.latestViews(ctx) {
+	for _, v := range m.latestViews() {
 		ie := m.Cache.Endpoints[v.q.Endpoint]
 		var latest time.Time
 		if e := m.Cache.L1.Get(m.Cache.Scope + v.key); e != nil {
@@ -71,39 +70,48 @@ func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
 	}
 }
 
-// latestViews are the seeds and the most asked queries of a latest bin,
-// refreshed from the popularity ranking every 30 s.
-func (m *Materializer) latestViews(ctx context.Context) []view {
+// latestViews are the views kept ready.
+func (m *Materializer) latestViews() []view {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if time.Since(m.refresh) < 30*time.Second {
-		return m.views
-	}
-	m.refresh = time.Now()
+	return m.views
+}
+
+// refresh sets the views kept ready: the seeds and the most asked queries
+// of a latest bin.
+func (m *Materializer) refresh(ctx context.Context) {
 	keys := append([]string(nil), m.Seeds...)
 	top, _ := m.Cache.Popular.Top(ctx, 4*m.Top, time.Now())
 	for _, t := range top {
 		keys = append(keys, t.Key)
 	}
-	m.views = m.views[:0]
+	var views []view
 	seen := map[string]bool{}
 	for _, k := range keys {
 		q, err := endpoint.ParseKey(m.Endpoints, k)
-		if err != nil || !q.Latest || q.Page != 1 || seen[q.Key()] || len(m.views) >= len(m.Seeds)+m.Top {
+		if err != nil || !q.Latest || q.Page != 1 || seen[q.Key()] || len(views) >= len(m.Seeds)+m.Top {
 			continue
 		}
 		seen[q.Key()] = true
-		m.views = append(m.views, view{key: q.Key(), q: q})
+		views = append(views, view{key: q.Key(), q: q})
 	}
-	return m.views
+	m.mu.Lock()
+	m.views = views
+	m.mu.Unlock()
 }
 
-// Run reads the queued views, one at a time, until ctx is done.
+// Run reads the queued views, one at a time, and follows the ranking
+// (every 30 s), until ctx is done.
 func (m *Materializer) Run(ctx context.Context) {
+	m.refresh(ctx)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.C:
+			m.refresh(ctx)
 		case key := <-m.work:
 			m.mu.Lock()
 			seq := m.queued[key]

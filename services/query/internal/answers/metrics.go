@@ -3,6 +3,7 @@ package answers
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/cache"
@@ -16,6 +17,7 @@ import (
 type Metrics struct {
 	lookups, invalidations, errors, materialized metric.Int64Counter
 	fills                                        metric.Float64Histogram
+	tiers                                        sync.Map // [2]string{endpoint, tier} → its attribute option, made once
 }
 
 // NewMetrics registers the cache's instruments on m, with gauges of what
@@ -60,7 +62,12 @@ func endpointAttr(q *endpoint.Query) metric.MeasurementOption {
 }
 
 func (m *Metrics) lookup(ctx context.Context, q *endpoint.Query, tier string) {
-	m.lookups.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", q.Endpoint.Path), attribute.String("tier", tier)))
+	k := [2]string{q.Endpoint.Path, tier}
+	opt, ok := m.tiers.Load(k)
+	if !ok { // every answer counts here: the option is made once, not per answer
+		opt, _ = m.tiers.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attribute.String("endpoint", k[0]), attribute.String("tier", k[1]))))
+	}
+	m.lookups.Add(ctx, 1, opt.(metric.AddOption))
 }
 
 func (m *Metrics) invalidated(ctx context.Context, q *endpoint.Query, tier string) {

@@ -14,7 +14,7 @@ import (
 
 // Redis is the shared tier: entries every query replica can read, kept
 // for TTL. After a failure it is skipped for a while (the wait doubles up
-// to 30 s while failures go on), so requests never wait on a Redis that
+// to 5 s while failures go on), so requests never wait on a Redis that
 // is down; the next call after the wait tries again.
 type Redis struct {
 	Client  *redis.Client
@@ -50,7 +50,7 @@ func (r *Redis) result(op string, err error) {
 		r.mu.Unlock()
 		return
 	}
-	r.backoff = min(max(2*r.backoff, 500*time.Millisecond), 30*time.Second)
+	r.backoff = min(max(2*r.backoff, 500*time.Millisecond), 5*time.Second)
 	r.until = time.Now().Add(r.backoff)
 	r.mu.Unlock()
 	if r.OnError != nil {
