@@ -30,6 +30,7 @@ type settings struct {
 
 type edgeSettings struct {
 	on       bool
+	sync     bool
 	bytes    int
 	maxEntry int
 	prefix   string
@@ -51,6 +52,7 @@ func spec() service.Spec[settings] {
 				redisURL:     config.ReadRedis(e),
 				edge: edgeSettings{
 					on:       e.Bool("IHR_EDGE_CACHE", true),
+					sync:     e.Bool("IHR_CACHE_SYNC", true),
 					bytes:    e.Int("IHR_EDGE_CACHE_BYTES", 256<<20, 1<<20, 64<<30),
 					maxEntry: e.Int("IHR_EDGE_CACHE_MAX_ENTRY_BYTES", 8<<20, 1<<10, 256<<20),
 					prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
@@ -121,6 +123,6 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 	rt.Go(func() { f.Run(ctx) })
 	rt.Go(func() { comp.Run(ctx) })
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })
-	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry,
+	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry, Sync: s.edge.sync,
 		Metrics: metrics, Compress: comp.Add}, nil
 }

@@ -29,7 +29,12 @@ type Edge struct {
 	Popular  *popularity.Recorder
 	// MaxEntry is the largest answer kept, in bytes.
 	MaxEntry int
-	Metrics  *Metrics
+	// Sync makes each read wait until every results event published before
+	// it is known (freshness.Log.Sync); off, a client that heard of a change
+	// a moment before this gateway may still get the answer before it (only
+	// the events already heard of count).
+	Sync    bool
+	Metrics *Metrics
 	// Compress, when set, is given each new entry to add its compressed bodies to.
 	Compress func(*cache.Entry)
 
@@ -40,7 +45,7 @@ type Edge struct {
 func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
 	// Sync: a client that heard of a change before this gateway did gets it anyway.
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context()) {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.synced(r) {
 		if r.Context().Err() != nil {
 			return // the client left while the gateway made sure of the stream
 		}
@@ -76,6 +81,16 @@ func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.Metrics.lookup(r.Context(), "miss")
 		x.serve(w, r, res.entry, res.entry.Header.Get(cache.HeaderCache))
 	}
+}
+
+// synced makes sure of every results event published before r (Sync), or
+// at least of those already heard of.
+func (x *Edge) synced(r *http.Request) bool {
+	if x.Sync {
+		return x.Log.Sync(r.Context())
+	}
+	x.Log.Drain()
+	return true
 }
 
 // fetched is the upstream's answer, shared by the requests that waited for it.

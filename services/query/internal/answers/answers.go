@@ -56,6 +56,11 @@ type Config struct {
 	MaxAge time.Duration
 	// MinSeqWait bounds the wait for a position a request asks for.
 	MinSeqWait time.Duration
+	// Sync makes each read wait until every results event published before
+	// it is known (freshness.Log.Sync); off, a client that heard of a change
+	// a moment before this process may still get the answer before it (only
+	// the events already heard of count).
+	Sync bool
 }
 
 // Cache serves answers from L1, L2 or by rendering them.
@@ -128,8 +133,12 @@ func (c *Cache) caughtUp(r *http.Request) bool {
 	if !c.Log.Ready() {
 		return false
 	}
-	if c.Log.Healthy() && !c.Log.Sync(r.Context()) {
+	switch {
+	case !c.Log.Healthy(): // the fallback lifetime applies
+	case c.Sync && !c.Log.Sync(r.Context()):
 		return false
+	case !c.Sync:
+		c.Log.Drain() // at least the events already heard of
 	}
 	// Positions compare only within one stream.
 	min, err := strconv.ParseUint(r.Header.Get(cache.HeaderMinSeq), 10, 64)
