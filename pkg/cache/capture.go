@@ -20,6 +20,9 @@ type Capture struct {
 	Max     int
 	Spilled bool
 	Full    bool
+	// Hold, when set, is asked at the status whether the answer is worth
+	// holding; when not, it is sent on at once and streams.
+	Hold func(status int, h http.Header) bool
 
 	header http.Header
 }
@@ -39,15 +42,19 @@ func (c *Capture) Header() http.Header {
 
 // WriteHeader records the status.
 func (c *Capture) WriteHeader(status int) {
-	if c.Status == 0 {
-		c.Status = status
+	if c.Status != 0 {
+		return
+	}
+	c.Status = status
+	if c.Hold != nil && c.Out != nil && !c.Hold(status, c.header) {
+		_ = c.spill()
 	}
 }
 
 // Write holds p, or sends it on once spilled.
 func (c *Capture) Write(p []byte) (int, error) {
 	if c.Status == 0 {
-		c.Status = http.StatusOK
+		c.WriteHeader(http.StatusOK)
 	}
 	if c.Spilled {
 		return c.Out.Write(p)

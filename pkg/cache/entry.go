@@ -33,9 +33,10 @@ type Entry struct {
 	// Feeds are the datasets whose changes can alter the answer.
 	Feeds []string
 
-	checked atomic.Uint64 // a position through which the entry is known fresh
-	mu      sync.Mutex
-	encoded map[string][]byte // Body compressed, by content coding
+	checked   atomic.Uint64 // a position through which the entry is known fresh
+	confirmed atomic.Int64  // when the answer's origin last confirmed it (unix ns)
+	mu        sync.Mutex
+	encoded   map[string][]byte // Body compressed, by content coding
 }
 
 // Checked returns the position through which e is known fresh (Seq at first).
@@ -50,6 +51,12 @@ func (e *Entry) MarkChecked(pos uint64) {
 		}
 	}
 }
+
+// Confirm records that the answer's origin confirmed it at t.
+func (e *Entry) Confirm(t time.Time) { e.confirmed.Store(t.UnixNano()) }
+
+// Confirmed is when the answer's origin last confirmed it.
+func (e *Entry) Confirmed() time.Time { return time.Unix(0, e.confirmed.Load()) }
 
 // Encoded returns Body compressed with coding, if it was compressed.
 func (e *Entry) Encoded(coding string) []byte {

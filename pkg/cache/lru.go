@@ -60,6 +60,17 @@ func (c *LRU) Get(key string) *Entry {
 	return el.Value.(*item).e
 }
 
+// Peek returns the entry of key, or nil, without counting it as used.
+func (c *LRU) Peek(key string) *Entry {
+	s := c.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.items[key]; ok {
+		return el.Value.(*item).e
+	}
+	return nil
+}
+
 // Add stores e under e.Key, replacing what was there. An entry larger
 // than a shard is not kept.
 func (c *LRU) Add(e *Entry) {

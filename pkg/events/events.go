@@ -102,6 +102,11 @@ func RowsSubject(dataset string) string    { return "ihr.ingest." + dataset + ".
 func BinSubject(dataset string) string     { return "ihr.ingest." + dataset + ".bin" }
 func ResultsSubject(dataset string) string { return "ihr.results." + dataset }
 
+// AnnounceSubject carries, as a plain NATS message (not stored), each
+// results event just before it is published on ResultsSubject: caches hear
+// of a change before any consumer of the stream can (docs/caching.md).
+func AnnounceSubject(dataset string) string { return "ihr.announce." + dataset }
+
 // MsgID is the JetStream de-duplication id of a batch (seq >= 0) or of the
 // bin message (seq < 0): dataset[/part]:af:timebin_unix:run_id:batch_seq|complete.
 func (b Bin) MsgID(seq int) string {

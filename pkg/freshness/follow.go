@@ -10,6 +10,7 @@ import (
 
 	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/natsx"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,6 +51,19 @@ func (f *Follower) Run(ctx context.Context) {
 var errRecreated = errors.New("results stream recreated")
 
 func (f *Follower) follow(ctx context.Context) error {
+	// Heard here before the stream stores them (ingestion announces each
+	// results event first), changes count before the stream delivers
+	// them: the barrier of Log.Sync. Subscribed first, so that every event
+	// it misses is in the stream info read next.
+	b := newBarrier(f.Bus.Conn, f.Log)
+	sub, err := f.Bus.Conn.ChanSubscribe(f.Bus.Subject("ihr.announce.>"), b.in)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		f.Log.barrier.Store(nil)
+		_ = sub.Unsubscribe()
+	}()
 	name := f.Bus.StreamName(natsx.StreamResults)
 	stream, err := f.Bus.JS.Stream(ctx, name)
 	if err != nil {
@@ -59,9 +73,12 @@ func (f *Follower) follow(ctx context.Context) error {
 	identity := name + "@" + info.Created.UTC().Format(time.RFC3339Nano)
 	if f.Log.Identity() != identity {
 		f.Log.reset(identity)
-		f.Log.Start(max(info.State.FirstSeq, 1) - 1)
 	}
+	// What the stream no longer holds cannot be checked (a no-op when the
+	// log is past it).
+	f.Log.Start(max(info.State.FirstSeq, 1) - 1)
 	f.target.Store(info.State.LastSeq)
+	f.Log.barrier.Store(b)
 	f.caughtUp()
 	cons, err := f.Bus.JS.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{f.Bus.Subject("ihr.results.>")},
@@ -80,20 +97,8 @@ func (f *Follower) follow(ctx context.Context) error {
 		return err
 	}
 	defer cc.Stop()
-	// Heard here as they are published, changes count before the stream
-	// delivers them: the barrier of Log.Sync.
-	b := newBarrier(f.Bus.Conn, f.Log)
-	sub, err := f.Bus.Conn.ChanSubscribe(f.Bus.Subject("ihr.results.>"), b.in)
-	if err != nil {
-		return err
-	}
-	f.Log.barrier.Store(b)
-	defer func() {
-		f.Log.barrier.Store(nil)
-		_ = sub.Unsubscribe()
-	}()
 	f.Logger.Info("following results", "stream", name, "from", f.Log.Position()+1, "last", info.State.LastSeq)
-	return f.watch(ctx, stream, identity, b)
+	return f.watch(ctx, stream, identity, b, sub)
 }
 
 func (f *Follower) receive(ctx context.Context, m jetstream.Msg) {
@@ -109,7 +114,9 @@ func (f *Follower) receive(ctx context.Context, m jetstream.Msg) {
 	}
 	c := FromResult(meta.Sequence.Stream, m.Headers().Get(jetstream.MsgIDHeader), res)
 	f.Log.Apply(c)
-	f.caughtUp()
+	if !f.Log.Ready() { // after that, watch alone says whether the log keeps up
+		f.caughtUp()
+	}
 	if f.OnChange != nil {
 		f.OnChange(ctx, c)
 	}
@@ -124,22 +131,33 @@ func (f *Follower) caughtUp() {
 	}
 }
 
+// announceMargin is how much longer than the stream needs to store an
+// event an announcement is kept: past it, an event not applied was never
+// stored (its announcement then only costs answers read again meanwhile).
+const announceMargin = 10 * time.Second
+
 // watch checks every tick that the connection holds and that the log keeps
-// up: it must have reached the stream's end of the previous tick.
-func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity string, b *barrier) error {
+// up: it must have reached the stream's end of the previous tick, and the
+// plain subscription must have dropped nothing (a slow consumer), since a
+// dropped announcement breaks Sync's promise until the log catches up.
+// Once the log holds the stream's end as read at a tick, announcements
+// heard well before that tick are done with.
+func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity string, b *barrier, sub *nats.Subscription) error {
 	tick := f.Tick
 	if tick <= 0 {
 		tick = time.Second
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	prevLast := f.target.Load()
+	prevLast, prevAt := f.target.Load(), time.Now()
+	dropped, _ := sub.Dropped()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+		at := time.Now()
 		b.drain() // reads drain it too; this keeps it from filling when none come
 		if !f.Bus.Conn.IsConnected() {
 			f.Log.healthy.Store(false)
@@ -158,11 +176,17 @@ func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity 
 		if name := stream.CachedInfo().Config.Name; name+"@"+info.Created.UTC().Format(time.RFC3339Nano) != identity {
 			return fmt.Errorf("%w: %s", errRecreated, name)
 		}
+		now, _ := sub.Dropped()
 		pos := f.Log.Position()
-		f.Log.healthy.Store(pos >= prevLast)
+		f.Log.healthy.Store(pos >= prevLast && now == dropped)
+		if pos >= prevLast {
+			// With a margin: a plain subscriber hears of an event a little
+			// before the stream stores it.
+			f.Log.Expire(prevAt.Add(-announceMargin))
+		}
 		if pos >= info.State.LastSeq {
 			f.Log.ready.Store(true)
 		}
-		prevLast = info.State.LastSeq
+		prevLast, prevAt, dropped = info.State.LastSeq, at, now
 	}
 }

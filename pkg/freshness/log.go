@@ -32,7 +32,8 @@ type Change struct {
 
 // FromResult is the change a results event with message id id announces.
 func FromResult(seq uint64, id string, r *events.Result) *Change {
-	c := &Change{Seq: seq, ID: id, Dataset: r.Dataset, Time: r.Timebin.UTC(), AF: r.AF, Part: r.Part,
+	// The database keeps microseconds; a finer time would miss a filter on the stored one.
+	c := &Change{Seq: seq, ID: id, Dataset: r.Dataset, Time: r.Timebin.UTC().Truncate(time.Microsecond), AF: r.AF, Part: r.Part,
 		Ints: r.Keys, Texts: r.TextKeys, AllKeys: r.AllKeys}
 	for _, v := range c.Ints {
 		slices.Sort(v)
@@ -64,43 +65,51 @@ func (c *Change) size() int {
 // subscriber of the stream could learn of it and ask for the new data.
 type Log struct {
 	mu       sync.RWMutex
+	identity string // the stream followed: its name and creation time
 	datasets map[string][]*Change
 	order    []*Change // every change held, oldest first, for trimming
 	pos      uint64    // the last sequence applied
+	gen      uint64    // moves with every change known, applied or announced
 	floor    uint64
 	keys     int
 	maxKeys  int
 	advanced chan struct{} // closed and replaced when pos moves
-	// announced are changes heard of and not yet applied, by message id;
-	// applied remembers recent ids, so a repeated announcement of an
-	// applied change (a de-duplicated publish) is not taken for a new one.
-	announced map[string]announcement
+	// announced are changes heard of and not yet applied, by dataset and
+	// message id; applied remembers recent ids, so a repeated announcement
+	// of an applied change (a de-duplicated publish) is not taken for a new one.
+	announced map[string]map[string]announcement
 	applied   map[string]bool
 	recent    []string // applied ids, oldest first
 
-	barrier  atomic.Pointer[barrier] // set while the follower subscribes
-	identity atomic.Value            // string: which stream this log follows
-	ready    atomic.Bool             // caught up with the stream once
-	healthy  atomic.Bool             // following, and not behind
+	barrier atomic.Pointer[barrier] // set while the follower subscribes
+	ready   atomic.Bool             // caught up with the stream once
+	healthy atomic.Bool             // following, and not behind
+}
+
+// keepApplied is how many applied message ids are remembered: days of
+// results events, far more than the stream's two-hour duplicate window.
+const keepApplied = 10000
+
+type announcement struct {
+	c  *Change
+	at time.Time
 }
 
 // NewLog returns an empty log that holds changes carrying up to maxKeys
 // keys in all; older changes are forgotten first (the floor moves up).
 func NewLog(maxKeys int) *Log {
-	l := &Log{datasets: map[string][]*Change{}, maxKeys: max(maxKeys, 1), advanced: make(chan struct{}),
-		announced: map[string]announcement{}, applied: map[string]bool{}}
-	l.identity.Store("")
-	return l
+	return &Log{datasets: map[string][]*Change{}, maxKeys: max(maxKeys, 1), advanced: make(chan struct{}),
+		announced: map[string]map[string]announcement{}, applied: map[string]bool{}}
 }
 
-// Start sets where the log begins: every change after seq is to come.
-// Changes held are kept only when they are all before seq.
+// Start sets where the log begins: nothing before seq will come (the
+// stream no longer holds it), so the floor and position move up to it.
 func (l *Log) Start(seq uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if seq > l.pos {
 		l.floor, l.pos = max(l.floor, seq), seq
-		l.signal()
+		l.moved()
 	}
 }
 
@@ -108,11 +117,11 @@ func (l *Log) Start(seq uint64) {
 func (l *Log) reset(identity string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.identity = identity
 	l.datasets, l.order, l.keys, l.pos, l.floor = map[string][]*Change{}, nil, 0, 0, 0
-	l.announced, l.applied, l.recent = map[string]announcement{}, map[string]bool{}, nil
-	l.identity.Store(identity)
+	l.announced, l.applied, l.recent = map[string]map[string]announcement{}, map[string]bool{}, nil
 	l.ready.Store(false)
-	l.signal()
+	l.moved()
 }
 
 // Apply adds a change. A change at or below the position is a copy and
@@ -128,26 +137,14 @@ func (l *Log) Apply(c *Change) {
 		l.floor = max(l.floor, c.Seq-1)
 	}
 	l.pos = c.Seq
-	l.settle(c.ID)
+	l.settle(c)
 	l.datasets[c.Dataset] = append(l.datasets[c.Dataset], c)
 	l.order = append(l.order, c)
 	l.keys += c.size()
 	for l.keys > l.maxKeys && len(l.order) > 1 {
 		l.forgetOldest()
 	}
-	l.signal()
-}
-
-// announceFor bounds how long an announced change waits to be applied: a
-// publish the stream refused reached plain subscribers all the same.
-const announceFor = 10 * time.Second
-
-// keepApplied is how many applied message ids are remembered.
-const keepApplied = 10000
-
-type announcement struct {
-	c  *Change
-	at time.Time
+	l.moved()
 }
 
 // Announce records change c (Seq 0), heard of before the stream delivers it.
@@ -157,24 +154,47 @@ func (l *Log) Announce(c *Change) {
 	if c.ID == "" || l.applied[c.ID] {
 		return
 	}
-	now := time.Now()
-	for id, a := range l.announced {
-		if now.Sub(a.at) >= announceFor {
-			delete(l.announced, id)
-		}
+	byID := l.announced[c.Dataset]
+	if byID == nil {
+		byID = map[string]announcement{}
+		l.announced[c.Dataset] = byID
 	}
-	l.announced[c.ID] = announcement{c, now}
+	if _, ok := byID[c.ID]; !ok {
+		byID[c.ID] = announcement{c, time.Now()}
+		l.gen++
+	}
 }
 
-// settle marks the change of message id as applied.
-func (l *Log) settle(id string) {
-	if id == "" {
+// Expire forgets the announcements heard before t, once the log holds
+// every change the stream had at some time after t: their events were
+// applied, or never stored (a publish the stream refused still reached
+// plain subscribers).
+func (l *Log) Expire(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for d, byID := range l.announced {
+		for id, a := range byID {
+			if a.at.Before(t) {
+				delete(byID, id)
+			}
+		}
+		if len(byID) == 0 {
+			delete(l.announced, d)
+		}
+	}
+}
+
+// settle marks the change c as applied.
+func (l *Log) settle(c *Change) {
+	if c.ID == "" {
 		return
 	}
-	delete(l.announced, id)
-	if !l.applied[id] {
-		l.applied[id] = true
-		l.recent = append(l.recent, id)
+	if byID := l.announced[c.Dataset]; byID != nil {
+		delete(byID, c.ID)
+	}
+	if !l.applied[c.ID] {
+		l.applied[c.ID] = true
+		l.recent = append(l.recent, c.ID)
 		if len(l.recent) > keepApplied {
 			delete(l.applied, l.recent[0])
 			l.recent = l.recent[1:]
@@ -189,7 +209,7 @@ func (l *Log) Unknown(seq uint64) {
 	defer l.mu.Unlock()
 	if seq > l.pos {
 		l.pos, l.floor = seq, seq
-		l.signal()
+		l.moved()
 	}
 }
 
@@ -206,18 +226,35 @@ func (l *Log) forgetOldest() {
 	}
 }
 
-func (l *Log) signal() {
+func (l *Log) moved() {
+	l.gen++
 	close(l.advanced)
 	l.advanced = make(chan struct{})
 }
 
-// Position is the sequence of the last change applied: an answer read now
-// holds every change up to it.
-func (l *Log) Position() uint64 {
+// Snapshot is what the log knows at one moment.
+type Snapshot struct {
+	Stream string // the stream followed
+	Pos    uint64 // every change up to it is applied
+	// Gen moves with every change known, applied or only announced: two
+	// readings at one Gen saw the same changes.
+	Gen uint64
+}
+
+// Snapshot returns what the log knows now. An answer read after it holds
+// every change up to Pos of Stream.
+func (l *Log) Snapshot() Snapshot {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.pos
+	return Snapshot{l.identity, l.pos, l.gen}
 }
+
+// Position is the sequence of the last change applied.
+func (l *Log) Position() uint64 { return l.Snapshot().Pos }
+
+// Identity names the stream the log follows (its name and creation time),
+// so two services can tell whether their positions compare.
+func (l *Log) Identity() string { return l.Snapshot().Stream }
 
 // Floor is the position below which answers can no longer be checked.
 func (l *Log) Floor() uint64 {
@@ -233,21 +270,22 @@ func (l *Log) Advanced() <-chan struct{} {
 	return l.advanced
 }
 
-// ChangedSince reports whether a change of one of datasets after seq, or
-// announced and not yet applied, matches; known is false when seq is below
-// the floor, so changes after it may be missing.
-func (l *Log) ChangedSince(seq uint64, datasets []string, match func(*Change) bool) (changed, known bool) {
+// ChangedSince reports whether, in stream, a change of one of datasets
+// after seq, or announced and not yet applied, matches; known is false
+// when seq is below the floor (changes after it may be missing) or stream
+// is not the one followed.
+func (l *Log) ChangedSince(stream string, seq uint64, datasets []string, match func(*Change) bool) (changed, known bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if seq < l.floor {
+	if stream != l.identity || seq < l.floor {
 		return false, false
 	}
-	for _, a := range l.announced {
-		if slices.Contains(datasets, a.c.Dataset) && time.Since(a.at) < announceFor && match(a.c) {
-			return true, true
-		}
-	}
 	for _, d := range datasets {
+		for _, a := range l.announced[d] {
+			if match(a.c) {
+				return true, true
+			}
+		}
 		list := l.datasets[d]
 		for i := len(list) - 1; i >= 0 && list[i].Seq > seq; i-- {
 			if match(list[i]) {
@@ -273,10 +311,6 @@ func (l *Log) Drain() {
 		b.drain()
 	}
 }
-
-// Identity names the stream the log follows (its name and creation time),
-// so two services can tell whether their positions compare.
-func (l *Log) Identity() string { return l.identity.Load().(string) }
 
 // Ready reports whether the log caught up with the stream once since it
 // started: before that, changes it holds are not all there is.

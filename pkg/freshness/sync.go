@@ -14,10 +14,13 @@ import (
 // published before the read began. A client may hear of an event (from
 // the stream, from a stream of ours) before this process's consumer
 // delivers it; once it has, it expects its next read to hold the new
-// data. The server hands a published event to plain subscribers as it
-// takes it, before any stream consumer gets it, so: a PING sent after the
-// read began comes back after every such event the server handed over,
-// and the events are in the subscription's channel by then.
+// data. Ingestion announces each event on ihr.announce.<dataset>, a plain
+// subject, just before publishing it to the stream on the same
+// connection, so the server hands the announcement to this process before
+// it reads the event the stream stores and any consumer delivers: a PING
+// sent after the read began comes back after every announcement of an
+// event a client could know of, and they are in the subscription's
+// channel by then.
 //
 // Reads share PINGs, one on its way at a time: a read that comes while one
 // is on its way waits for the next, which covers every read that came
@@ -40,12 +43,15 @@ type round struct {
 }
 
 func newBarrier(nc *nats.Conn, log *Log) *barrier {
-	return &barrier{nc: nc, in: make(chan *nats.Msg, 4096), log: log}
+	return &barrier{nc: nc, in: make(chan *nats.Msg, 1<<16), log: log}
 }
 
 // wait returns true once every event published before it was called is
 // known; false when the connection cannot tell (down, or ctx done).
 func (b *barrier) wait(ctx context.Context) bool {
+	if !b.nc.IsConnected() {
+		return false // at once: a round trip would only time out
+	}
 	b.state.Lock()
 	if b.next == nil {
 		b.next = &round{done: make(chan struct{})}
@@ -64,7 +70,8 @@ func (b *barrier) wait(ctx context.Context) bool {
 	}
 }
 
-// rounds sends PINGs while reads wait for one.
+// rounds sends PINGs while reads wait for one, and ends when none waits
+// (a goroutine per burst of reads; the last round's readers see it end).
 func (b *barrier) rounds() {
 	for {
 		b.state.Lock()

@@ -93,7 +93,7 @@ func (c *compressWriter) decide(large bool) error {
 	c.decided = true
 	h := c.ResponseWriter.Header()
 	ct := h.Get("Content-Type")
-	if large && c.status/100 == 2 && h.Get("Content-Encoding") == "" && typeCompressible(ct) {
+	if large && c.status/100 == 2 && h.Get("Content-Encoding") == "" && Compressible(ct) {
 		h.Set("Content-Encoding", c.enc)
 		h.Del("Content-Length")
 		if tag := h.Get("ETag"); strings.HasPrefix(tag, `"`) {
@@ -120,7 +120,8 @@ func (c *compressWriter) decide(large bool) error {
 	return err
 }
 
-func typeCompressible(ct string) bool {
+// Compressible reports whether answers of content type ct are worth compressing.
+func Compressible(ct string) bool {
 	for _, p := range compressible {
 		if strings.HasPrefix(ct, p) {
 			return true
@@ -158,9 +159,6 @@ func (c *compressWriter) Flush() {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (c *compressWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
-// Compressible reports whether answers of content type ct are worth compressing.
-func Compressible(ct string) bool { return typeCompressible(ct) }
-
 // CompressBytes encodes b with coding (br or gzip) at a level worth paying
 // once for bytes served many times.
 func CompressBytes(coding string, b []byte) []byte {
@@ -173,5 +171,5 @@ func CompressBytes(coding string, b []byte) []byte {
 	}
 	_, _ = w.Write(b)
 	_ = w.Close()
-	return out.Bytes()
+	return bytes.Clone(out.Bytes()) // kept: without the buffer's spare room
 }

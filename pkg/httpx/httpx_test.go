@@ -30,7 +30,8 @@ func instruments(log *slog.Logger) (Instruments, *tracetest.SpanRecorder) {
 
 func TestRequestID(t *testing.T) {
 	var seen string
-	h := WithRequestIDs(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) }))
+	in, _ := instruments(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := in.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) }))
 	for _, tc := range []struct{ in, want string }{
 		{"abc-123", "abc-123"},
 		{"", ""},

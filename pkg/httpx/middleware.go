@@ -46,16 +46,9 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// WithRequestIDs keeps a valid incoming X-Request-Id or makes one, stores it
-// in the context and echoes it in the response.
-func WithRequestIDs(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), requestID(w, r))))
-	})
-}
-
-// requestID is the request's valid X-Request-Id or a new one, set on the
-// request (for upstreams) and the response.
+// requestID is the request's valid X-Request-Id (kept from upstream proxies
+// when short and plain) or a new one, set on the request (for upstreams)
+// and on the response.
 func requestID(w http.ResponseWriter, r *http.Request) string {
 	id := r.Header.Get(RequestIDHeader)
 	if !validID(id) {

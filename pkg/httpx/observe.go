@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -71,18 +72,21 @@ func (o *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		p := recover()
-		if p != nil && p != http.ErrAbortHandler {
+		aborted := isAbort(p)
+		if p != nil && !aborted {
 			o.log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()), "request_id", RequestID(ctx))
 			if rec.status == 0 {
 				apierr.Write(rec, nil)
+			} else {
+				aborted = true // begun: only cutting it short tells the client it is not whole
 			}
 		}
 		status := rec.status
 		switch {
-		case p == http.ErrAbortHandler:
-			status = 499 // cut short on purpose
-		case status == 0 && r.Context().Err() != nil:
-			status = 499 // the client left before an answer
+		case r.Context().Err() != nil && (aborted || status == 0):
+			status = 499 // the client left
+		case aborted:
+			status = http.StatusInternalServerError // the answer was cut short
 		case status == 0:
 			status = http.StatusOK // nothing written: the server sends an empty 200
 		}
@@ -96,8 +100,8 @@ func (o *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
 			"status", status, "bytes", rec.bytes, "duration_ms", took.Milliseconds(),
 			"request_id", RequestID(ctx), "remote", r.RemoteAddr)
-		if p == http.ErrAbortHandler {
-			panic(p)
+		if aborted {
+			panic(http.ErrAbortHandler)
 		}
 	}()
 	o.next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, routeKey{}, &route)))
@@ -133,6 +137,13 @@ func (o *observer) option(l labels) metric.RecordOption {
 		attribute.String("http.route", route), attribute.Int("http.response.status_code", l.status)))
 	o.options.Store(l, opt)
 	return opt
+}
+
+// isAbort reports whether p, a recovered panic, is http.ErrAbortHandler,
+// perhaps wrapped (singleflight wraps what it re-panics).
+func isAbort(p any) bool {
+	err, ok := p.(error)
+	return ok && errors.Is(err, http.ErrAbortHandler)
 }
 
 // method bounds the methods metrics name, as OpenTelemetry's conventions do.

@@ -8,13 +8,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// NewLogger returns a JSON logger at level ("debug", "info", "warn", "error")
-// whose records carry trace_id and span_id when the context has a span.
-// Lines go to w as they come.
-func NewLogger(w io.Writer, level string) *slog.Logger {
-	return newLogger(w, level, nil)
-}
-
+// newLogger returns a JSON logger at level ("debug", "info", "warn",
+// "error") whose records carry trace_id and span_id when the context has a
+// span. Lines go to buf when set, else to w as they come.
 func newLogger(w io.Writer, level string, buf *logBuffer) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {

@@ -94,7 +94,7 @@ func (l *lockedBuffer) String() string {
 
 func TestLogLevel(t *testing.T) {
 	var buf bytes.Buffer
-	l := NewLogger(&buf, "warn")
+	l := newLogger(&buf, "warn", nil)
 	l.Info("hidden")
 	l.Warn("shown")
 	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), "shown") {

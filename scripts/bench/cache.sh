@@ -148,8 +148,8 @@ echo "gateway edge lookups during the runs, by result (hit: from its cache):" \
     FNR == NR {was[r] = $NF; next} {printf "%s%s %d", sep, r, $NF - was[r]; sep = ", "}' "$work/lookups.before" "$work/lookups.after")"
 echo "the gateway's /metrics at the end:"
 cat "$work/lookups.after"
-# A request still waiting when wrk stops is cancelled: the log says 503
-# (the client is gone) for it, and it counts as a bypass above.
+# A request still waiting when wrk stops is cancelled: the log says 499
+# (the client is gone) for it.
 echo "the gateway's access log, requests by status:" \
   "$(grep -h '"msg":"request"' "$work/gateway.log" | grep -o '"status":[0-9]*' | sort | uniq -c |
     awk '{sub(/"status":/, "", $2); printf "%s%s %d", sep, $2, $1; sep = ", "}')"

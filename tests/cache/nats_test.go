@@ -41,6 +41,10 @@ func TestNATSOutage(t *testing.T) {
 		code, body := testkit.Get(t, query+"/readyz")
 		return code == 200 && strings.Contains(body, `"status":"degraded"`) && strings.Contains(body, `"nats":{"status":"down"`)
 	})
+	testkit.Eventually(t, "the cache knows it does not follow the stream", func() bool {
+		_, body := testkit.Get(t, query+"/debug/cache")
+		return strings.Contains(body, `"healthy":false`)
+	})
 	// A change no event announces (the pipelines cannot publish either).
 	testkit.Exec(t, db, `UPDATE ihr_asn SET name = 'IIJ renamed' WHERE number = 2497`)
 	changed := time.Now()

@@ -40,6 +40,16 @@ func startRedis(t *testing.T, addr string) *redisServer {
 	return r
 }
 
+// keys counts the keys matching pattern.
+func (r *redisServer) keys(pattern string) int {
+	host, port, _ := net.SplitHostPort(r.addr)
+	out, err := exec.Command("redis-cli", "-h", host, "-p", port, "--scan", "--pattern", pattern).Output()
+	if err != nil {
+		r.t.Fatalf("redis-cli: %v", err)
+	}
+	return len(strings.Fields(string(out)))
+}
+
 func (r *redisServer) stop() {
 	if r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill()
@@ -73,7 +83,8 @@ func TestRedisStopsAndComesBack(t *testing.T) {
 		}
 	}
 	want(one, "2497", "miss")
-	testkit.Eventually(t, "the answer is shared through Redis", func() bool { return get(t, two+path("2497")).from == "l2" })
+	testkit.Eventually(t, "the answer is written to Redis", func() bool { return redis.keys(env["IHR_CACHE_PREFIX"]+"a:*") > 0 })
+	want(two, "2497", "l2")
 	want(two, "2497", "l1")
 
 	redis.stop()
@@ -100,11 +111,20 @@ func TestRedisStopsAndComesBack(t *testing.T) {
 			return strings.Contains(body, `"status":"ready"`)
 		})
 	}
+	pattern := env["IHR_CACHE_PREFIX"] + "a:*"
 	n := 0
-	testkit.Eventually(t, "answers are shared again", func() bool {
+	page := func() string {
 		n++ // a new query each time: one read once is kept in memory, never written to Redis again
-		p := "/ihr/api/networks/?number__gte=1&number__lte=" + strconv.Itoa(n)
-		get(t, one+p)
-		return get(t, two+p).from == "l2"
+		return "/ihr/api/networks/?number__gte=1&number__lte=" + strconv.Itoa(n)
+	}
+	testkit.Eventually(t, "answers are written to Redis again", func() bool {
+		get(t, one+page())
+		return redis.keys(pattern) > 0
 	})
+	before, p := redis.keys(pattern), page()
+	first := get(t, one+p)
+	testkit.Eventually(t, "the answer is written", func() bool { return redis.keys(pattern) > before })
+	if a := get(t, two+p); a.from != "l2" || a.body != first.body {
+		t.Errorf("after Redis came back, the other replica's answer comes from %s", a.from)
+	}
 }

@@ -29,11 +29,13 @@ type settings struct {
 }
 
 type edgeSettings struct {
-	on       bool
-	sync     bool
-	bytes    int
-	maxEntry int
-	prefix   string
+	on         bool
+	sync       bool
+	bytes      int
+	maxEntry   int
+	revalidate time.Duration
+	logKeys    int
+	prefix     string
 }
 
 // compressMin is the smallest answer worth compressing.
@@ -55,7 +57,10 @@ func spec() service.Spec[settings] {
 					sync:     e.Bool("IHR_CACHE_SYNC", true),
 					bytes:    e.Int("IHR_EDGE_CACHE_BYTES", 256<<20, 1<<20, 64<<30),
 					maxEntry: e.Int("IHR_EDGE_CACHE_MAX_ENTRY_BYTES", 8<<20, 1<<10, 256<<20),
-					prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
+					// Bounds what a query service of another release serves here unconfirmed.
+					revalidate: e.Duration("IHR_EDGE_CACHE_REVALIDATE", time.Minute, time.Second, 24*time.Hour),
+					logKeys:    e.Int("IHR_CACHE_LOG_KEYS", 4_000_000, 1000, 1_000_000_000),
+					prefix:     e.String("IHR_CACHE_PREFIX", "ihr:"),
 				},
 			}
 		},
@@ -84,8 +89,9 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		if err != nil {
 			return nil, fmt.Errorf("%s url: %w", up.name, err)
 		}
-		var h http.Handler = proxy.New(target, client.Transport, rt.Log)
-		if up.name == "query" && s.edge.on {
+		edged := up.name == "query" && s.edge.on
+		var h http.Handler = proxy.New(target, client.Transport, rt.Log, edged)
+		if edged {
 			if h, err = startEdge(ctx, rt, s, h); err != nil {
 				return nil, err
 			}
@@ -112,7 +118,7 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 		return nil, err
 	}
 	l1 := cache.NewLRU(int64(s.edge.bytes))
-	log := freshness.NewLog(1_000_000)
+	log := freshness.NewLog(s.edge.logKeys)
 	metrics, err := edge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), l1, log)
 	if err != nil {
 		return nil, err
@@ -124,5 +130,5 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 	rt.Go(func() { comp.Run(ctx) })
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })
 	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry, Sync: s.edge.sync,
-		Metrics: metrics, Compress: comp.Add}, nil
+		Revalidate: s.edge.revalidate, Metrics: metrics, Compress: comp.Add}, nil
 }

@@ -9,6 +9,7 @@
 package edge
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/httpx"
 	"github.com/ihr-go/ihr/pkg/popularity"
-	"golang.org/x/sync/singleflight"
 )
 
 // Edge serves cached answers and sends the rest to Upstream.
@@ -29,6 +29,11 @@ type Edge struct {
 	Popular  *popularity.Recorder
 	// MaxEntry is the largest answer kept, in bytes.
 	MaxEntry int
+	// Revalidate is how long an entry is served without the query service
+	// confirming it, changes or not: a query service of another release
+	// or configuration may answer other bytes, and its IHR_CACHE_MAX_AGE
+	// must hold here too.
+	Revalidate time.Duration
 	// Sync makes each read wait until every results event published before
 	// it is known (freshness.Log.Sync); off, a client that heard of a change
 	// a moment before this gateway may still get the answer before it (only
@@ -38,13 +43,12 @@ type Edge struct {
 	// Compress, when set, is given each new entry to add its compressed bodies to.
 	Compress func(*cache.Entry)
 
-	flight singleflight.Group
+	flight cache.Flight[fetched]
 }
 
 // ServeHTTP answers from the cache when it can.
 func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
-	// Sync: a client that heard of a change before this gateway did gets it anyway.
 	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.synced(r) {
 		if r.Context().Err() != nil {
 			return // the client left while the gateway made sure of the stream
@@ -61,17 +65,20 @@ func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.serve(w, r, old, "edge")
 		return
 	}
-	pos := x.Log.Position()
-	led := false // set by the one request that fetches: Do's shared flag is true for it too
-	v, _, _ := x.flight.Do(key+"@"+strconv.FormatUint(pos, 10), func() (any, error) {
-		led = true
-		return x.fetch(w, r, key, old, pos), nil
+	// Requests that come after any change heard of must not share a fetch begun before it.
+	snap := x.Log.Snapshot()
+	res, led := x.flight.Do(key+"@"+strconv.FormatUint(snap.Gen, 10), func() fetched {
+		return x.fetch(w, r, key, old, snap)
 	})
-	res := v.(fetched)
 	switch {
+	case res.aborted && led:
+		panic(http.ErrAbortHandler) // the answer was cut: so must the client's be
 	case res.spilled && led:
 		x.Metrics.lookup(r.Context(), "pass")
 	case res.entry == nil:
+		if r.Context().Err() != nil {
+			return
+		}
 		x.Metrics.lookup(r.Context(), "pass")
 		x.pass(w, r) // not shareable: ask for it again
 	case res.revalidated:
@@ -96,19 +103,26 @@ func (x *Edge) synced(r *http.Request) bool {
 // fetched is the upstream's answer, shared by the requests that waited for it.
 type fetched struct {
 	entry       *cache.Entry
-	revalidated bool // the old entry is still fresh
-	spilled     bool // too large, or not cacheable: written through to the first client
+	revalidated bool // the old entry is still the answer
+	spilled     bool // not for keeping: written through to the first client
+	aborted     bool // cut short while written through
+}
+
+// holdable tells, at its status, whether an upstream answer may be kept
+// (or confirms the entry held): anything else streams through at once.
+func holdable(status int, h http.Header) bool {
+	return status == http.StatusNotModified || status == http.StatusOK && h.Get(cache.HeaderSeq) != ""
 }
 
 // fetch asks the query service for key, as fresh as this gateway's log at
-// pos, revalidating old when there is one.
-func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *cache.Entry, pos uint64) fetched {
+// snap, revalidating old when there is one.
+func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *cache.Entry, snap freshness.Snapshot) (res fetched) {
 	up := r.Clone(r.Context())
 	up.Method = http.MethodGet
 	h := up.Header
 	h.Del("Accept-Encoding") // compressing is the gateway's part
-	h.Set(cache.HeaderMinSeq, strconv.FormatUint(pos, 10))
-	h.Set(cache.HeaderStream, x.Log.Identity())
+	h.Set(cache.HeaderMinSeq, strconv.FormatUint(snap.Pos, 10))
+	h.Set(cache.HeaderStream, snap.Stream)
 	h.Set(cache.HeaderCounted, "1")
 	if old != nil {
 		// Revalidate what is held; the client's own condition is met below, against it.
@@ -116,25 +130,45 @@ func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *ca
 	}
 	start := time.Now()
 	capt := cache.NewCapture(&dropInternal{ResponseWriter: w}, x.MaxEntry)
+	capt.Hold = holdable
+	defer func() {
+		// The reverse proxy cuts an answer whose upstream breaks once begun.
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			res = fetched{aborted: true}
+		}
+	}()
 	x.Upstream.ServeHTTP(capt, up)
 	x.Metrics.fetched(r.Context(), time.Since(start))
 	got := capt.Header()
 	seq, err := strconv.ParseUint(got.Get(cache.HeaderSeq), 10, 64)
-	fit := err == nil && got.Get(cache.HeaderStream) == x.Log.Identity()
+	fit := err == nil && got.Get(cache.HeaderStream) == snap.Stream
 	switch {
 	case capt.Spilled:
 		return fetched{spilled: true}
-	case fit && capt.Status == http.StatusNotModified && old != nil:
-		old.MarkChecked(seq)
+	case capt.Status == 0:
+		return fetched{} // the client left and nothing came: the others ask again
+	case capt.Status == http.StatusNotModified && old != nil:
+		// The query service confirms the bytes; when it also says how
+		// fresh (it used its cache), the entry is fresh that far.
+		if fit {
+			old.MarkChecked(seq)
+		}
+		old.Confirm(time.Now())
 		return fetched{entry: old, revalidated: true}
 	case !fit || capt.Status != http.StatusOK:
-		// Not for keeping (an error, a page with links, another stream, a
-		// 304 to the client's own condition): the client gets it as it came.
+		// Not for keeping (a 304 to the client's own condition, another
+		// stream): the client gets it as it came.
+		if k := got.Get(cache.HeaderKey); k != "" {
+			x.Popular.Hit(k)
+		}
 		x.writeCaptured(w, capt)
 		return fetched{spilled: true}
 	}
-	e := &cache.Entry{Key: key, Status: http.StatusOK, Header: http.Header{}, Body: capt.Body,
-		ETag: got.Get("ETag"), Stream: x.Log.Identity(), Seq: seq, Read: start,
+	e := &cache.Entry{Key: key, Status: http.StatusOK, Header: http.Header{}, Body: bytes.Clone(capt.Body),
+		ETag: got.Get("ETag"), Stream: snap.Stream, Seq: seq, Read: start,
 		Feeds: strings.Split(got.Get(cache.HeaderFeeds), ",")}
 	for _, k := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "X-Total-Count", cache.HeaderCache, cache.HeaderKey} {
 		if v := got.Get(k); v != "" {
@@ -144,6 +178,7 @@ func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *ca
 	if e.ETag == "" {
 		e.ETag = httpx.Tag(e.Body)
 	}
+	e.Confirm(start)
 	x.L1.Add(e)
 	if x.Compress != nil {
 		x.Compress(e)
@@ -152,17 +187,17 @@ func (x *Edge) fetch(w http.ResponseWriter, r *http.Request, key string, old *ca
 }
 
 // fresh reports whether no change to the datasets e depends on came since
-// it was known fresh.
+// it was known fresh, and the query service confirmed it lately enough.
 func (x *Edge) fresh(e *cache.Entry) bool {
-	if e.Stream != x.Log.Identity() {
+	if time.Since(e.Confirmed()) > x.Revalidate {
 		return false
 	}
-	pos := x.Log.Position()
-	changed, known := x.Log.ChangedSince(e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
+	snap := x.Log.Snapshot()
+	changed, known := x.Log.ChangedSince(e.Stream, e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
 	if changed || !known {
 		return false
 	}
-	e.MarkChecked(pos)
+	e.MarkChecked(snap.Pos)
 	return true
 }
 

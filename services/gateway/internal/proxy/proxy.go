@@ -9,14 +9,20 @@ import (
 	"net/url"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/pkg/cache"
 )
 
 // New returns a reverse proxy to target. Requests go through transport (an
 // instrumented one propagates the trace context); X-Forwarded-* headers are
 // set so upstream builds absolute links with the public host and scheme.
-func New(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Handler {
+// The services' internal X-Ihr-* headers are dropped both ways, unless
+// internal: the gateway's cache in front then speaks them and drops them.
+func New(target *url.URL, transport http.RoundTripper, log *slog.Logger, internal bool) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			if !internal {
+				cache.DropInternal(pr.Out.Header)
+			}
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
@@ -32,6 +38,9 @@ func New(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Ha
 		// The gateway sets the request id itself; upstream's copy would repeat it.
 		ModifyResponse: func(res *http.Response) error {
 			res.Header.Del("X-Request-Id")
+			if !internal {
+				cache.DropInternal(res.Header)
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -296,6 +296,13 @@ func (p *Publisher) PublishResult(ctx context.Context, r events.Result) error {
 	if err != nil {
 		return err
 	}
+	// The announcement first, on the same connection: the server hands it
+	// to the caches before it even reads the event the stream will store.
+	announce := &nats.Msg{Subject: p.Bus.Subject(events.AnnounceSubject(r.Dataset)), Data: data, Header: nats.Header{}}
+	announce.Header.Set(jetstream.MsgIDHeader, r.ResultMsgID())
+	if err := p.Bus.Conn.PublishMsg(announce); err != nil {
+		return fmt.Errorf("announce: %w", err)
+	}
 	msg := &nats.Msg{Subject: p.Bus.Subject(events.ResultsSubject(r.Dataset)), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, r.ResultMsgID())
 	natsx.Inject(ctx, p.Propagator, msg)

@@ -7,6 +7,7 @@
 package answers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -21,7 +22,6 @@ import (
 	"github.com/ihr-go/ihr/pkg/popularity"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/ihr-go/ihr/services/query/internal/impact"
-	"golang.org/x/sync/singleflight"
 )
 
 // Meta is what rendering an answer tells beyond its bytes.
@@ -80,7 +80,7 @@ type Cache struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 
-	flight singleflight.Group
+	flight cache.Flight[result]
 }
 
 // Serve answers r, a valid query q of page 1.
@@ -117,8 +117,10 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, q *endpoint.Query)
 		c.direct(w, r, q, "bypass") // its reader left: read it here
 	case res.err != nil:
 		c.Fail(w, r, res.err)
-	case !res.kept: // a page that links to others
+	case !res.kept && res.leader: // a page that links to others, with the links of this request
 		c.write(w, res.entry, "uncacheable", 0, false)
+	case !res.kept:
+		c.direct(w, r, q, "uncacheable") // its links are the reader's: read it here
 	default:
 		c.write(w, res.entry, "miss", res.entry.Seq, true)
 	}
@@ -133,12 +135,12 @@ func (c *Cache) caughtUp(r *http.Request) bool {
 	if !c.Log.Ready() {
 		return false
 	}
-	switch {
-	case !c.Log.Healthy(): // the fallback lifetime applies
-	case c.Sync && !c.Log.Sync(r.Context()):
-		return false
-	case !c.Sync:
+	// Made sure of even when the log lags: the plain subscription may then
+	// be ahead of it. Without NATS, the fallback lifetime applies instead.
+	if !c.Sync {
 		c.Log.Drain() // at least the events already heard of
+	} else if !c.Log.Sync(r.Context()) && c.Log.Healthy() {
+		return false
 	}
 	// Positions compare only within one stream.
 	min, err := strconv.ParseUint(r.Header.Get(cache.HeaderMinSeq), 10, 64)
@@ -190,22 +192,20 @@ func (c *Cache) lookup(ctx context.Context, key string, q *endpoint.Query) (*cac
 // can alter it, and records the position it is fresh through.
 func (c *Cache) fresh(e *cache.Entry, q *endpoint.Query) bool {
 	switch {
-	case e.Stream != c.Log.Identity():
-		return false
 	case !c.Log.Healthy() && time.Since(e.Read) > c.Fallback:
 		return false
 	case c.MaxAge > 0 && time.Since(e.Read) > c.MaxAge:
 		return false
 	}
-	pos := c.Log.Position()
+	snap := c.Log.Snapshot()
 	ie := c.Endpoints[q.Endpoint]
-	changed, known := c.Log.ChangedSince(e.Checked(), ie.Datasets, func(ch *freshness.Change) bool {
+	changed, known := c.Log.ChangedSince(e.Stream, e.Checked(), ie.Datasets, func(ch *freshness.Change) bool {
 		return ie.Affects(q, e.Latest, ch)
 	})
 	if changed || !known {
 		return false
 	}
-	e.MarkChecked(pos)
+	e.MarkChecked(snap.Pos)
 	return true
 }
 
@@ -222,29 +222,29 @@ type result struct {
 // where the reader's answer goes when it is too large to keep (nil: the
 // materializer, which gives up instead).
 func (c *Cache) fill(ctx context.Context, out http.ResponseWriter, r *http.Request, q *endpoint.Query, key string) result {
-	pos := c.Log.Position()
-	// Requests that come after a change must not share a reading begun before it.
-	led := false // set by the one request that reads: Do's shared flag is true for it too
-	v, _, _ := c.flight.Do(key+"@"+strconv.FormatUint(pos, 10), func() (any, error) {
-		led = true
+	// Read before the database: the answer holds every change up to snap.
+	// Requests that come after any change heard of, applied or only
+	// announced, must not share a reading begun before it.
+	snap := c.Log.Snapshot()
+	res, led := c.flight.Do(key+"@"+strconv.FormatUint(snap.Gen, 10), func() result {
 		start := time.Now()
 		capt := cache.NewCapture(out, c.MaxEntry)
 		meta, err := c.Render(capt, r, q)
 		c.Metrics.read(ctx, q, time.Since(start))
 		switch {
 		case capt.Spilled:
-			return result{spilled: true, err: err}, nil
+			return result{spilled: true, err: err}
 		case capt.Full:
-			return result{spilled: true, err: cache.ErrTooLarge}, nil
+			return result{spilled: true, err: cache.ErrTooLarge}
 		}
 		if partial := (*Partial)(nil); errors.As(err, &partial) {
 			err = partial.Err // nothing reached a client yet: the failure can be answered
 		}
 		if err != nil {
-			return result{err: err}, nil
+			return result{err: err}
 		}
-		e := &cache.Entry{Key: key, Status: capt.Status, Header: capt.Header(), Body: capt.Body,
-			ETag: httpx.Tag(capt.Body), Stream: c.Log.Identity(), Seq: pos, Read: start, Latest: meta.Latest,
+		e := &cache.Entry{Key: key, Status: capt.Status, Header: capt.Header(), Body: bytes.Clone(capt.Body),
+			ETag: httpx.Tag(capt.Body), Stream: snap.Stream, Seq: snap.Pos, Read: start, Latest: meta.Latest,
 			Feeds: c.Endpoints[q.Endpoint].Datasets}
 		kept := e.Status == http.StatusOK && !meta.Linked
 		if kept {
@@ -253,9 +253,8 @@ func (c *Cache) fill(ctx context.Context, out http.ResponseWriter, r *http.Reque
 				c.L2.Put(e)
 			}
 		}
-		return result{entry: e, kept: kept}, nil
+		return result{entry: e, kept: kept}
 	})
-	res := v.(result)
 	res.leader = led
 	return res
 }

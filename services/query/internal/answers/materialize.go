@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -48,7 +49,7 @@ func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
 	for _, v := range m.latestViews() {
 		ie := m.Cache.Endpoints[v.q.Endpoint]
 		var latest time.Time
-		if e := m.Cache.L1.Get(m.Cache.Scope + v.key); e != nil {
+		if e := m.Cache.L1.Peek(m.Cache.Scope + v.key); e != nil {
 			latest = e.Latest
 		}
 		if !ie.Affects(v.q, latest, c) {
@@ -139,11 +140,13 @@ func (m *Materializer) read(ctx context.Context, key string, seq uint64) {
 	r.Header.Set(cache.HeaderCounted, "1")
 	res := m.Cache.fill(ctx, nil, r, q, m.Cache.Scope+key)
 	switch {
-	case res.err == cache.ErrTooLarge:
+	case errors.Is(res.err, cache.ErrTooLarge), res.spilled:
 		m.Cache.Metrics.materialization(ctx, q, "too_large")
 	case res.err != nil:
 		m.Cache.Metrics.materialization(ctx, q, "failed")
 		m.Cache.Logger.Warn("materialize", "key", key, "err", res.err)
+	case !res.kept:
+		m.Cache.Metrics.materialization(ctx, q, "not_kept")
 	default:
 		m.Cache.Metrics.materialization(ctx, q, "done")
 	}
