@@ -206,24 +206,15 @@ func (r *reader) next(n int) []byte {
 	return p
 }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = ErrCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *reader) uvarint() uint64 { return decode(r, binary.Uvarint) }
+func (r *reader) varint() int64   { return decode(r, binary.Varint) }
 
-func (r *reader) varint() int64 {
+// decode reads one varint of r with read (binary.Uvarint or binary.Varint).
+func decode[T uint64 | int64](r *reader, read func([]byte) (T, int)) T {
 	if r.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(r.b)
+	v, n := read(r.b)
 	if n <= 0 {
 		r.err = ErrCorrupt
 		return 0

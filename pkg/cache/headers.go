@@ -40,3 +40,10 @@ func DropInternal(h http.Header) {
 		}
 	}
 }
+
+// NoCache reports whether a request asks to be answered from the origin
+// (Cache-Control: no-cache, a browser's reload): it is read again, and the
+// new answer kept.
+func NoCache(h http.Header) bool {
+	return strings.Contains(strings.ToLower(h.Get("Cache-Control")), "no-cache")
+}

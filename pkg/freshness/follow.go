@@ -24,8 +24,6 @@ type Follower struct {
 	Logger *slog.Logger
 	// OnChange, when set, is called with each change once the log holds it, in stream order.
 	OnChange func(context.Context, *Change)
-	// Tick is how often the follower checks it keeps up (1 s when 0).
-	Tick time.Duration
 
 	target atomic.Uint64 // the stream's last sequence when following began
 }
@@ -131,6 +129,9 @@ func (f *Follower) caughtUp() {
 	}
 }
 
+// tick is how often the follower checks that it keeps up.
+const tick = time.Second
+
 // announceMargin is how much longer than the stream needs to store an
 // event an announcement is kept: past it, an event not applied was never
 // stored (its announcement then only costs answers read again meanwhile).
@@ -143,10 +144,6 @@ const announceMargin = 10 * time.Second
 // Once the log holds the stream's end as read at a tick, announcements
 // heard well before that tick are done with.
 func (f *Follower) watch(ctx context.Context, stream jetstream.Stream, identity string, b *barrier, sub *nats.Subscription) error {
-	tick := f.Tick
-	if tick <= 0 {
-		tick = time.Second
-	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	prevLast, prevAt := f.target.Load(), time.Now()

@@ -273,43 +273,44 @@ func (l *Log) Advanced() <-chan struct{} {
 // ChangedSince reports whether, in stream, a change of one of datasets
 // after seq, or announced and not yet applied, matches; known is false
 // when seq is below the floor (changes after it may be missing) or stream
-// is not the one followed.
-func (l *Log) ChangedSince(stream string, seq uint64, datasets []string, match func(*Change) bool) (changed, known bool) {
+// is not the one followed. When neither, what was checked holds through
+// position pos.
+func (l *Log) ChangedSince(stream string, seq uint64, datasets []string, match func(*Change) bool) (changed, known bool, pos uint64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if stream != l.identity || seq < l.floor {
-		return false, false
+		return false, false, l.pos
 	}
 	for _, d := range datasets {
 		for _, a := range l.announced[d] {
 			if match(a.c) {
-				return true, true
+				return true, true, l.pos
 			}
 		}
 		list := l.datasets[d]
 		for i := len(list) - 1; i >= 0 && list[i].Seq > seq; i-- {
 			if match(list[i]) {
-				return true, true
+				return true, true, l.pos
 			}
 		}
 	}
-	return false, true
+	return false, true, l.pos
 }
 
-// Sync waits until the log knows of every results event published before
-// the call (announced at least); false when it cannot tell: not following,
-// the connection down, or ctx done.
-func (l *Log) Sync(ctx context.Context) bool {
+// Sync makes the log know of every results event published before the
+// call (announced at least), waiting for a round trip to the server; false
+// when it cannot tell: not following, the connection down, or ctx done.
+// Without wait, it only counts the announcements already in hand, and is
+// always true: cheaper, and weaker (see IHR_CACHE_SYNC).
+func (l *Log) Sync(ctx context.Context, wait bool) bool {
 	b := l.barrier.Load()
-	return b != nil && b.wait(ctx)
-}
-
-// Drain counts the events already heard of (announced) without waiting for
-// a round trip: a cheaper, weaker Sync.
-func (l *Log) Drain() {
-	if b := l.barrier.Load(); b != nil {
-		b.drain()
+	if !wait {
+		if b != nil {
+			b.drain()
+		}
+		return true
 	}
+	return b != nil && b.wait(ctx)
 }
 
 // Ready reports whether the log caught up with the stream once since it

@@ -45,7 +45,7 @@ func TestChangedSince(t *testing.T) {
 		{13, []string{"hegemony", "delay"}, always, false, true},
 		{9, []string{"hegemony"}, always, false, false}, // read before the log begins
 	} {
-		changed, known := l.ChangedSince("", c.seq, c.datasets, c.match)
+		changed, known, _ := l.ChangedSince("", c.seq, c.datasets, c.match)
 		if changed != c.changed || known != c.know {
 			t.Errorf("ChangedSince(%d, %v) = %v, %v; want %v, %v", c.seq, c.datasets, changed, known, c.changed, c.know)
 		}
@@ -59,10 +59,10 @@ func TestGapsAndUnknowns(t *testing.T) {
 	l := NewLog(1000)
 	l.Apply(ch(1, "hegemony"))
 	l.Apply(ch(5, "hegemony"))
-	if _, known := l.ChangedSince("", 3, nil, always); known {
+	if _, known, _ := l.ChangedSince("", 3, nil, always); known {
 		t.Error("an answer read inside a gap is known")
 	}
-	if _, known := l.ChangedSince("", 4, nil, always); !known {
+	if _, known, _ := l.ChangedSince("", 4, nil, always); !known {
 		t.Error("an answer read just before the change after the gap is unknown")
 	}
 	l.Unknown(6)
@@ -81,10 +81,10 @@ func TestForgetsOldestFirst(t *testing.T) {
 	if l.Floor() != 3 {
 		t.Fatalf("floor %d after holding 6 changes of 3 units in 10, want 3", l.Floor())
 	}
-	if _, known := l.ChangedSince("", 2, []string{"hegemony"}, always); known {
+	if _, known, _ := l.ChangedSince("", 2, []string{"hegemony"}, always); known {
 		t.Error("an answer read before forgotten changes is known")
 	}
-	if changed, known := l.ChangedSince("", 3, []string{"hegemony"}, always); !changed || !known {
+	if changed, known, _ := l.ChangedSince("", 3, []string{"hegemony"}, always); !changed || !known {
 		t.Errorf("changes kept: changed %v known %v", changed, known)
 	}
 }
@@ -112,18 +112,18 @@ func TestAnnounced(t *testing.T) {
 	l := NewLog(100)
 	l.Apply(&Change{Seq: 1, ID: "a", Dataset: "hegemony"})
 	l.Announce(&Change{ID: "b", Dataset: "hegemony", Ints: map[string][]int64{"asn": {2497}}})
-	if changed, _ := l.ChangedSince("", 1, []string{"hegemony"}, asn(2497)); !changed {
+	if changed, _, _ := l.ChangedSince("", 1, []string{"hegemony"}, asn(2497)); !changed {
 		t.Error("an announced change does not count")
 	}
-	if changed, _ := l.ChangedSince("", 1, []string{"hegemony"}, asn(174)); changed {
+	if changed, _, _ := l.ChangedSince("", 1, []string{"hegemony"}, asn(174)); changed {
 		t.Error("an announced change counts for keys it does not hold")
 	}
 	l.Apply(&Change{Seq: 2, ID: "b", Dataset: "hegemony", Ints: map[string][]int64{"asn": {2497}}})
-	if changed, _ := l.ChangedSince("", 2, []string{"hegemony"}, always); changed {
+	if changed, _, _ := l.ChangedSince("", 2, []string{"hegemony"}, always); changed {
 		t.Error("an applied change still counts as announced")
 	}
 	l.Announce(&Change{ID: "a", Dataset: "hegemony"})
-	if changed, _ := l.ChangedSince("", 2, []string{"hegemony"}, always); changed {
+	if changed, _, _ := l.ChangedSince("", 2, []string{"hegemony"}, always); changed {
 		t.Error("a repeated announcement of an applied change counts")
 	}
 }
@@ -145,14 +145,14 @@ func TestSnapshotAndExpiry(t *testing.T) {
 	if again := l.Snapshot(); again.Gen != after.Gen {
 		t.Error("a repeated announcement moved the generation")
 	}
-	if changed, _ := l.ChangedSince("IHR_RESULTS@1", 0, []string{"hegemony"}, always); !changed {
+	if changed, _, _ := l.ChangedSince("IHR_RESULTS@1", 0, []string{"hegemony"}, always); !changed {
 		t.Error("an announced change does not count")
 	}
 	l.Expire(time.Now().Add(time.Second))
-	if changed, _ := l.ChangedSince("IHR_RESULTS@1", 0, []string{"hegemony"}, always); changed {
+	if changed, _, _ := l.ChangedSince("IHR_RESULTS@1", 0, []string{"hegemony"}, always); changed {
 		t.Error("an expired announcement still counts")
 	}
-	if _, known := l.ChangedSince("IHR_RESULTS@2", 0, []string{"hegemony"}, always); known {
+	if _, known, _ := l.ChangedSince("IHR_RESULTS@2", 0, []string{"hegemony"}, always); known {
 		t.Error("a position of another stream is known")
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/pkg/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -30,7 +30,7 @@ type observer struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
 	duration   metric.Float64Histogram
-	options    sync.Map // labels → metric.RecordOption, made once each
+	attrs      telemetry.AttrSets[labels]
 }
 
 type labels struct {
@@ -42,6 +42,14 @@ type labels struct {
 func observe(in Instruments, h http.Handler) http.Handler {
 	o := &observer{next: routeOf(h), log: in.Logger, propagator: in.Propagator,
 		tracer: in.Tracers.Tracer("github.com/ihr-go/ihr/pkg/httpx")}
+	o.attrs.Make = func(l labels) []attribute.KeyValue {
+		route := l.route
+		if route == "" {
+			route = "unmatched"
+		}
+		return []attribute.KeyValue{attribute.String("http.request.method", l.method),
+			attribute.String("http.route", route), attribute.Int("http.response.status_code", l.status)}
+	}
 	o.duration, _ = in.Meters.Meter("github.com/ihr-go/ihr/pkg/httpx").Float64Histogram("http.server.request.duration",
 		metric.WithUnit("s"), metric.WithDescription("Duration of HTTP server requests, by method, route and status."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
@@ -92,7 +100,7 @@ func (o *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		took := time.Since(start)
 		o.finish(span, r, route, status, rec.bytes)
-		o.duration.Record(ctx, took.Seconds(), o.option(labels{method(r.Method), route, status}))
+		o.duration.Record(ctx, took.Seconds(), o.attrs.Of(labels{method(r.Method), route, status}))
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
@@ -121,22 +129,6 @@ func (o *observer) finish(span trace.Span, r *http.Request, route string, status
 		}
 	}
 	span.End()
-}
-
-// option is the metric attribute set of l, made once: building it for
-// every request cost more than the measurement.
-func (o *observer) option(l labels) metric.RecordOption {
-	if opt, ok := o.options.Load(l); ok {
-		return opt.(metric.RecordOption)
-	}
-	route := l.route
-	if route == "" {
-		route = "unmatched"
-	}
-	opt := metric.WithAttributeSet(attribute.NewSet(attribute.String("http.request.method", l.method),
-		attribute.String("http.route", route), attribute.Int("http.response.status_code", l.status)))
-	o.options.Store(l, opt)
-	return opt
 }
 
 // isAbort reports whether p, a recovered panic, is http.ErrAbortHandler,

@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/testkit"
 )
 
 func TestLoggerCarriesTraceIDs(t *testing.T) {
@@ -51,7 +51,7 @@ func TestLoggerCarriesTraceIDs(t *testing.T) {
 // TestLogBuffer: lines are gathered into fewer writes, but a warning goes
 // out at once with what came before, and nothing waits long.
 func TestLogBuffer(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.Buffer
 	tel, err := Setup(context.Background(), config.ReadCommon(config.FromMap(nil), "test"), &out)
 	if err != nil {
 		t.Fatal(err)
@@ -73,23 +73,6 @@ func TestLogBuffer(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestLogLevel(t *testing.T) {

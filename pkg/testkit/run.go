@@ -21,24 +21,28 @@ type RunFunc func(ctx context.Context, lookup func(string) (string, bool), logs 
 // Service is a service started in-process by a test.
 type Service struct {
 	URL  string
-	logs *lockedBuffer
+	logs *Buffer
 }
 
 // Logs returns what the service logged so far.
 func (s *Service) Logs() string { return s.logs.String() }
 
-type lockedBuffer struct {
+// Buffer collects what concurrent writers write (a service's logs), to be
+// read while they go on.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns what was written so far.
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -54,7 +58,7 @@ func StartService(t testing.TB, name string, run RunFunc, env map[string]string)
 	for k, v := range env {
 		vars[k] = v
 	}
-	svc := &Service{URL: "http://" + addr, logs: &lockedBuffer{}}
+	svc := &Service{URL: "http://" + addr, logs: &Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -49,7 +49,7 @@ type Edge struct {
 // ServeHTTP answers from the cache when it can.
 func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.synced(r) {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context(), x.Sync) {
 		if r.Context().Err() != nil {
 			return // the client left while the gateway made sure of the stream
 		}
@@ -59,8 +59,7 @@ func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.URL.Path + "?" + r.URL.RawQuery
 	old := x.L1.Get(key)
-	noCache := strings.Contains(strings.ToLower(r.Header.Get("Cache-Control")), "no-cache")
-	if old != nil && !noCache && x.fresh(old) {
+	if old != nil && !cache.NoCache(r.Header) && x.fresh(old) {
 		x.Metrics.lookup(r.Context(), "hit")
 		x.serve(w, r, old, "edge")
 		return
@@ -88,16 +87,6 @@ func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.Metrics.lookup(r.Context(), "miss")
 		x.serve(w, r, res.entry, res.entry.Header.Get(cache.HeaderCache))
 	}
-}
-
-// synced makes sure of every results event published before r (Sync), or
-// at least of those already heard of.
-func (x *Edge) synced(r *http.Request) bool {
-	if x.Sync {
-		return x.Log.Sync(r.Context())
-	}
-	x.Log.Drain()
-	return true
 }
 
 // fetched is the upstream's answer, shared by the requests that waited for it.
@@ -192,12 +181,11 @@ func (x *Edge) fresh(e *cache.Entry) bool {
 	if time.Since(e.Confirmed()) > x.Revalidate {
 		return false
 	}
-	snap := x.Log.Snapshot()
-	changed, known := x.Log.ChangedSince(e.Stream, e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
+	changed, known, pos := x.Log.ChangedSince(e.Stream, e.Checked(), e.Feeds, func(*freshness.Change) bool { return true })
 	if changed || !known {
 		return false
 	}
-	e.MarkChecked(snap.Pos)
+	e.MarkChecked(pos)
 	return true
 }
 

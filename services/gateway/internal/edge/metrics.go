@@ -3,11 +3,11 @@ package edge
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/cache"
 	"github.com/ihr-go/ihr/pkg/freshness"
+	"github.com/ihr-go/ihr/pkg/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -16,7 +16,7 @@ import (
 type Metrics struct {
 	lookups metric.Int64Counter
 	fetches metric.Float64Histogram
-	results sync.Map // result → its attribute option, made once: hits are too many to build it each time
+	results telemetry.AttrSets[string]
 }
 
 // NewMetrics registers the instruments on m, with gauges of what l1 holds
@@ -33,15 +33,13 @@ func NewMetrics(m metric.Meter, l1 *cache.LRU, log *freshness.Log) (*Metrics, er
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(l1.Len()); return nil }))
 	_, err5 := m.Int64ObservableGauge("ihr_edge_stream_position", metric.WithDescription("Sequence of the last results event the gateway applied."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error { o.Observe(int64(log.Position())); return nil }))
-	return &Metrics{lookups: lookups, fetches: fetches}, errors.Join(err1, err2, err3, err4, err5)
+	x := &Metrics{lookups: lookups, fetches: fetches}
+	x.results.Make = func(r string) []attribute.KeyValue { return []attribute.KeyValue{attribute.String("result", r)} }
+	return x, errors.Join(err1, err2, err3, err4, err5)
 }
 
 func (m *Metrics) lookup(ctx context.Context, result string) {
-	opt, ok := m.results.Load(result)
-	if !ok {
-		opt, _ = m.results.LoadOrStore(result, metric.WithAttributeSet(attribute.NewSet(attribute.String("result", result))))
-	}
-	m.lookups.Add(ctx, 1, opt.(metric.AddOption))
+	m.lookups.Add(ctx, 1, m.results.Of(result))
 }
 
 func (m *Metrics) fetched(ctx context.Context, d time.Duration) {

@@ -95,8 +95,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, q *endpoint.Query)
 		c.direct(w, r, q, "bypass")
 		return
 	}
-	noCache := strings.Contains(strings.ToLower(r.Header.Get("Cache-Control")), "no-cache")
-	if !noCache {
+	if !cache.NoCache(r.Header) {
 		if e, tier := c.lookup(r.Context(), key, q); e != nil {
 			c.Metrics.lookup(r.Context(), q, tier)
 			c.write(w, e, tier, e.Checked(), true)
@@ -135,11 +134,9 @@ func (c *Cache) caughtUp(r *http.Request) bool {
 	if !c.Log.Ready() {
 		return false
 	}
-	// Made sure of even when the log lags: the plain subscription may then
-	// be ahead of it. Without NATS, the fallback lifetime applies instead.
-	if !c.Sync {
-		c.Log.Drain() // at least the events already heard of
-	} else if !c.Log.Sync(r.Context()) && c.Log.Healthy() {
+	// Made sure of even when the log lags: the announcements may then be
+	// ahead of it. Without NATS, the fallback lifetime applies instead.
+	if !c.Log.Sync(r.Context(), c.Sync) && c.Log.Healthy() {
 		return false
 	}
 	// Positions compare only within one stream.
@@ -197,15 +194,14 @@ func (c *Cache) fresh(e *cache.Entry, q *endpoint.Query) bool {
 	case c.MaxAge > 0 && time.Since(e.Read) > c.MaxAge:
 		return false
 	}
-	snap := c.Log.Snapshot()
 	ie := c.Endpoints[q.Endpoint]
-	changed, known := c.Log.ChangedSince(e.Stream, e.Checked(), ie.Datasets, func(ch *freshness.Change) bool {
+	changed, known, pos := c.Log.ChangedSince(e.Stream, e.Checked(), ie.Datasets, func(ch *freshness.Change) bool {
 		return ie.Affects(q, e.Latest, ch)
 	})
 	if changed || !known {
 		return false
 	}
-	e.MarkChecked(snap.Pos)
+	e.MarkChecked(pos)
 	return true
 }
 

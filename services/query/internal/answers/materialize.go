@@ -35,7 +35,7 @@ type Materializer struct {
 	mu     sync.Mutex
 	views  []view
 	queued map[string]uint64 // key → the change position it was queued for
-	work   chan string
+	work   chan view
 }
 
 type view struct {
@@ -61,7 +61,7 @@ func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
 		m.mu.Unlock()
 		if !pending {
 			select {
-			case m.work <- v.key:
+			case m.work <- v:
 			default:
 				m.mu.Lock()
 				delete(m.queued, v.key)
@@ -113,21 +113,18 @@ func (m *Materializer) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			m.refresh(ctx)
-		case key := <-m.work:
+		case v := <-m.work:
 			m.mu.Lock()
-			seq := m.queued[key]
-			delete(m.queued, key)
+			seq := m.queued[v.key]
+			delete(m.queued, v.key)
 			m.mu.Unlock()
-			m.read(ctx, key, seq)
+			m.read(ctx, v, seq)
 		}
 	}
 }
 
-func (m *Materializer) read(ctx context.Context, key string, seq uint64) {
-	q, err := endpoint.ParseKey(m.Endpoints, key)
-	if err != nil {
-		return
-	}
+func (m *Materializer) read(ctx context.Context, v view, seq uint64) {
+	key, q := v.key, v.q
 	if !m.claim(ctx, key, seq) {
 		m.Cache.Metrics.materialization(ctx, q, "other_replica")
 		return
@@ -166,5 +163,5 @@ func (m *Materializer) claim(ctx context.Context, key string, seq uint64) bool {
 // NewMaterializer returns a materializer; its reader must be started with Run.
 func NewMaterializer(c *Cache, endpoints []*endpoint.Endpoint, seeds []string, top int) *Materializer {
 	return &Materializer{Cache: c, Endpoints: endpoints, Seeds: seeds, Top: top,
-		queued: map[string]uint64{}, work: make(chan string, 256)}
+		queued: map[string]uint64{}, work: make(chan view, 256)}
 }

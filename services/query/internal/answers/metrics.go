@@ -3,11 +3,11 @@ package answers
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/cache"
 	"github.com/ihr-go/ihr/pkg/freshness"
+	"github.com/ihr-go/ihr/pkg/telemetry"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -17,13 +17,16 @@ import (
 type Metrics struct {
 	lookups, invalidations, errors, materialized metric.Int64Counter
 	fills                                        metric.Float64Histogram
-	tiers                                        sync.Map // [2]string{endpoint, tier} → its attribute option, made once
+	tiers                                        telemetry.AttrSets[[2]string] // {endpoint, tier}
 }
 
 // NewMetrics registers the cache's instruments on m, with gauges of what
 // l1 holds and of the log's position.
 func NewMetrics(m metric.Meter, l1 *cache.LRU, log *freshness.Log) (*Metrics, error) {
 	var x Metrics
+	x.tiers.Make = func(k [2]string) []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("endpoint", k[0]), attribute.String("tier", k[1])}
+	}
 	var errs []error
 	counter := func(name, desc string) metric.Int64Counter {
 		c, err := m.Int64Counter(name, metric.WithDescription(desc))
@@ -62,16 +65,11 @@ func endpointAttr(q *endpoint.Query) metric.MeasurementOption {
 }
 
 func (m *Metrics) lookup(ctx context.Context, q *endpoint.Query, tier string) {
-	k := [2]string{q.Endpoint.Path, tier}
-	opt, ok := m.tiers.Load(k)
-	if !ok { // every answer counts here: the option is made once, not per answer
-		opt, _ = m.tiers.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(attribute.String("endpoint", k[0]), attribute.String("tier", k[1]))))
-	}
-	m.lookups.Add(ctx, 1, opt.(metric.AddOption))
+	m.lookups.Add(ctx, 1, m.tiers.Of([2]string{q.Endpoint.Path, tier}))
 }
 
 func (m *Metrics) invalidated(ctx context.Context, q *endpoint.Query, tier string) {
-	m.invalidations.Add(ctx, 1, metric.WithAttributes(attribute.String("endpoint", q.Endpoint.Path), attribute.String("tier", tier)))
+	m.invalidations.Add(ctx, 1, m.tiers.Of([2]string{q.Endpoint.Path, tier}))
 }
 
 func (m *Metrics) read(ctx context.Context, q *endpoint.Query, d time.Duration) {

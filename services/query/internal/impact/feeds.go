@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/ihr-go/ihr/pkg/events"
-	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 )
 
 // Feed is one dataset whose changes can alter an endpoint's answers, and
@@ -83,12 +82,8 @@ func (s schema) joinOn(ref string) (join, bool) {
 	return join{}, false
 }
 
-// Feeds lists the datasets whose changes can alter e's answers.
-func Feeds(e *endpoint.Endpoint) ([]Feed, error) {
-	s, err := parseFrom(e.From)
-	if err != nil {
-		return nil, err
-	}
+// feeds lists the datasets whose changes can alter the answers read from s.
+func (s schema) feeds() []Feed {
 	x := s.alias + "."
 	var feeds []Feed
 	for _, d := range events.Datasets() {
@@ -126,7 +121,7 @@ func Feeds(e *endpoint.Endpoint) ([]Feed, error) {
 	if len(names) > 0 {
 		feeds = append(feeds, Feed{Dataset: events.Names, Groups: [][]Key{names}})
 	}
-	return feeds, nil
+	return feeds
 }
 
 // binFeed is how changes of dataset source (whose rows are d's) describe

@@ -18,13 +18,13 @@ type Endpoint struct {
 	equal    map[string][]string
 }
 
-// Compile prepares e for matching.
+// Compile prepares e for matching: which datasets feed it, and how.
 func Compile(e *endpoint.Endpoint) (*Endpoint, error) {
-	feeds, err := Feeds(e)
+	s, err := parseFrom(e.From)
 	if err != nil {
 		return nil, err
 	}
-	s, _ := parseFrom(e.From)
+	feeds := s.feeds()
 	c := &Endpoint{Feeds: feeds, equal: map[string][]string{}}
 	for _, j := range s.joins {
 		c.equal[j.col] = append(c.equal[j.col], j.ref)
