@@ -72,6 +72,33 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// Reading an entry among the most recently moved quarter of its shard does
+// not move it (no write lock); reading an older one does.
+func TestLRUMovesOnlyEntriesPastTheFrontQuarter(t *testing.T) {
+	c := NewLRU(1 << 30)
+	first := "k0"
+	s := c.shard(first)
+	var same []string // keys of first's shard, oldest first
+	for i := 0; len(same) < 8; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if c.shard(k) == s {
+			same = append(same, k)
+			c.Add(entry(k, 10))
+		}
+	}
+	moves := s.moves.Load()
+	for range 100 {
+		c.Get(same[7]) // the newest: in the front quarter
+	}
+	if got := s.moves.Load(); got != moves {
+		t.Fatalf("reading the newest entry moved it %d times", got-moves)
+	}
+	c.Get(same[0]) // the oldest: moved to the front
+	if s.moves.Load() != moves+1 || s.order.Front().Value.(*item).e.Key != same[0] {
+		t.Fatal("reading the oldest entry did not move it to the front")
+	}
+}
+
 func TestLRUReplaceRemoveReadd(t *testing.T) {
 	c := NewLRU(1 << 20)
 	old, cur := entry("k", 10), entry("k", 20)

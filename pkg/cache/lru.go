@@ -21,9 +21,10 @@ type LRU struct {
 const shardCount = 16
 
 type shard struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	items map[string]*list.Element
-	order list.List // front: most recently used
+	order list.List     // front: most recently used
+	moves atomic.Uint64 // entries moved to the front so far (written under mu)
 	bytes int64
 	max   int64
 }
@@ -31,6 +32,18 @@ type shard struct {
 type item struct {
 	e    *Entry
 	size int64
+	mark atomic.Uint64 // shard.moves when it last moved to the front
+}
+
+// moved marks el as just moved to the front of s (s.mu held).
+func (s *shard) moved(el *list.Element) { el.Value.(*item).mark.Store(s.moves.Add(1)) }
+
+// recent reports whether it is among the quarter of s moved to the front
+// last (s.mu held, for reading at least): a hot entry read again and again
+// stays there without the write lock, which every read of it would
+// otherwise wait for.
+func (s *shard) recent(it *item) bool {
+	return s.moves.Load()-it.mark.Load() <= uint64(len(s.items)/4)
 }
 
 // NewLRU returns an LRU holding up to maxBytes.
@@ -50,21 +63,31 @@ func (c *LRU) shard(key string) *shard {
 // Get returns the entry of key, or nil.
 func (c *LRU) Get(key string) *Entry {
 	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
 	el, ok := s.items[key]
 	if !ok {
+		s.mu.RUnlock()
 		return nil
 	}
-	s.order.MoveToFront(el)
-	return el.Value.(*item).e
+	it := el.Value.(*item)
+	recent := s.recent(it)
+	s.mu.RUnlock()
+	if !recent {
+		s.mu.Lock()
+		if s.items[key] == el {
+			s.order.MoveToFront(el)
+			s.moved(el)
+		}
+		s.mu.Unlock()
+	}
+	return it.e
 }
 
 // Peek returns the entry of key, or nil, without counting it as used.
 func (c *LRU) Peek(key string) *Entry {
 	s := c.shard(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if el, ok := s.items[key]; ok {
 		return el.Value.(*item).e
 	}
@@ -84,7 +107,9 @@ func (c *LRU) Add(e *Entry) {
 	if size > s.max {
 		return
 	}
-	s.items[e.Key] = s.order.PushFront(&item{e: e, size: size})
+	el := s.order.PushFront(&item{e: e, size: size})
+	s.moved(el)
+	s.items[e.Key] = el
 	s.bytes += size
 	c.bytes.Add(size)
 	c.entries.Add(1)
