@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +74,52 @@ func TestLogBuffer(t *testing.T) {
 			t.Fatalf("an info line still held after 2 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// slowWriter blocks its first write until released.
+type slowWriter struct {
+	testkit.Buffer
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.entered); <-w.release })
+	return w.Buffer.Write(p)
+}
+
+// TestLogBufferWritesOutsideTheLock: while a full buffer is being written,
+// loggers go on adding lines, and every line comes out once, in order.
+func TestLogBufferWritesOutsideTheLock(t *testing.T) {
+	w := &slowWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	b := &logBuffer{w: w}
+	line := strings.Repeat("x", 1000) + "\n"
+	var want strings.Builder
+	var filler sync.WaitGroup
+	filler.Go(func() {
+		for i := 0; i <= flushAt/len(line); i++ { // the last line fills the buffer
+			l := fmt.Sprintf("%04d%s", i, line)
+			want.WriteString(l)
+			_, _ = b.Write([]byte(l))
+		}
+	})
+	<-w.entered
+	done := make(chan struct{})
+	go func() {
+		_, _ = b.Write([]byte("after\n"))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a logger waited for a write in progress")
+	}
+	close(w.release)
+	filler.Wait()
+	b.Flush()
+	if got := w.String(); got != want.String()+"after\n" {
+		t.Fatalf("lines lost or out of order: %d bytes written, want %d", len(got), want.Len()+len("after\n"))
 	}
 }
 
