@@ -103,9 +103,17 @@ func BinSubject(dataset string) string     { return "ihr.ingest." + dataset + ".
 func ResultsSubject(dataset string) string { return "ihr.results." + dataset }
 
 // AnnounceSubject carries, as a plain NATS message (not stored), each
-// results event just before it is published on ResultsSubject: caches hear
-// of a change before any consumer of the stream can (docs/caching.md).
+// results event before it is published on ResultsSubject: caches hear of a
+// change before any consumer of the stream can (docs/caching.md).
 func AnnounceSubject(dataset string) string { return "ihr.announce." + dataset }
+
+// AnnounceLead is how long a publisher waits, once the server has taken an
+// announcement (a flush came back), before it publishes the event to the
+// stream. A cache that heard back from the server within the lead before a
+// read began therefore holds every announcement of an event the reader can
+// know of, without a round trip of its own (docs/caching.md). Publishers
+// and caches must agree on it, so it is part of the contract, not a setting.
+const AnnounceLead = 50 * time.Millisecond
 
 // MsgID is the JetStream de-duplication id of a batch (seq >= 0) or of the
 // bin message (seq < 0): dataset[/part]:af:timebin_unix:run_id:batch_seq|complete.

@@ -298,18 +298,11 @@ func (l *Log) ChangedSince(stream string, seq uint64, datasets []string, match f
 }
 
 // Sync makes the log know of every results event published before the
-// call (announced at least), waiting for a round trip to the server; false
-// when it cannot tell: not following, the connection down, or ctx done.
-// Without wait, it only counts the announcements already in hand, and is
-// always true: cheaper, and weaker (see IHR_CACHE_SYNC).
-func (l *Log) Sync(ctx context.Context, wait bool) bool {
+// call (announced at least), waiting for a round trip to the server unless
+// one came back lately enough; false when it cannot tell: not following,
+// the connection down, or ctx done.
+func (l *Log) Sync(ctx context.Context) bool {
 	b := l.barrier.Load()
-	if !wait {
-		if b != nil {
-			b.drain()
-		}
-		return true
-	}
 	return b != nil && b.wait(ctx)
 }
 

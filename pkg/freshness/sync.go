@@ -2,7 +2,9 @@ package freshness
 
 import (
 	"context"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/events"
@@ -15,27 +17,40 @@ import (
 // the stream, from a stream of ours) before this process's consumer
 // delivers it; once it has, it expects its next read to hold the new
 // data. Ingestion announces each event on ihr.announce.<dataset>, a plain
-// subject, just before publishing it to the stream on the same
-// connection, so the server hands the announcement to this process before
-// it reads the event the stream stores and any consumer delivers: a PING
-// sent after the read began comes back after every announcement of an
-// event a client could know of, and they are in the subscription's
-// channel by then.
+// subject, and publishes it to the stream only events.AnnounceLead after
+// the server took the announcement. The server hands a connection what it
+// sends in order, so a PING sent after the server took an announcement
+// comes back after it, with the announcement in the subscription's channel.
 //
-// Reads share PINGs, one on its way at a time: a read that comes while one
-// is on its way waits for the next, which covers every read that came
-// meanwhile. (Two at once, or one per read, measured slower: the PINGs
-// themselves then cost more than the wait.)
+// Hence a read is covered by any PING sent less than the lead before it
+// began, since then no event a client could know of was announced after
+// the server answered that PING. While reads come, the barrier keeps one
+// answered that recently (a PING every pingEvery: tens a second, where one
+// per burst of reads cost the server a third of a core); a read that finds
+// none (the server or this process slow to answer) waits for the next.
 type barrier struct {
-	nc  *nats.Conn
-	in  chan *nats.Msg
-	log *Log
+	nc   *nats.Conn
+	in   chan *nats.Msg
+	log  *Log
+	base time.Time // times below are durations since base (monotonic)
+
+	synced atomic.Int64 // when the newest PING answered (and drained after) was sent
+	read   atomic.Int64 // when the newest read came
+	wake   chan struct{}
 
 	mu      sync.Mutex // one drain at a time
 	state   sync.Mutex
-	running bool
-	next    *round // the round that starts once the one on its way ends
+	running atomic.Bool // written under state
+	next    *round      // the round waiting reads join: the next PING sent
 }
+
+// Timings of the pings; covered leaves the lead a margin for the rates of
+// two clocks and for a PING's way out.
+const (
+	covered   = events.AnnounceLead * 4 / 5
+	pingEvery = events.AnnounceLead / 5
+	idleAfter = time.Second // no read for this long: stop pinging
+)
 
 type round struct {
 	done chan struct{}
@@ -43,25 +58,32 @@ type round struct {
 }
 
 func newBarrier(nc *nats.Conn, log *Log) *barrier {
-	return &barrier{nc: nc, in: make(chan *nats.Msg, 1<<16), log: log}
+	b := &barrier{nc: nc, in: make(chan *nats.Msg, 1<<16), log: log, base: time.Now(), wake: make(chan struct{}, 1)}
+	b.synced.Store(math.MinInt64 / 2) // no PING answered yet
+	return b
 }
+
+func (b *barrier) now() int64 { return int64(time.Since(b.base)) }
 
 // wait returns true once every event published before it was called is
 // known; false when the connection cannot tell (down, or ctx done).
 func (b *barrier) wait(ctx context.Context) bool {
+	now := b.now()
+	if now-b.read.Load() > int64(time.Millisecond) {
+		b.read.Store(now)
+	}
+	// Covered even if the connection has dropped since: what it then
+	// missed was announced after that PING, so no client knows of it yet.
+	if now-b.synced.Load() < int64(covered) {
+		if !b.running.Load() {
+			b.start(false)
+		}
+		return true
+	}
 	if !b.nc.IsConnected() {
 		return false // at once: a round trip would only time out
 	}
-	b.state.Lock()
-	if b.next == nil {
-		b.next = &round{done: make(chan struct{})}
-	}
-	r := b.next
-	if !b.running {
-		b.running = true
-		go b.rounds()
-	}
-	b.state.Unlock()
+	r := b.start(true)
 	select {
 	case <-r.done:
 		return r.ok
@@ -70,22 +92,57 @@ func (b *barrier) wait(ctx context.Context) bool {
 	}
 }
 
-// rounds sends PINGs while reads wait for one, and ends when none waits
-// (a goroutine per burst of reads; the last round's readers see it end).
-func (b *barrier) rounds() {
+// start makes sure the pings go on; join returns the round to wait for.
+func (b *barrier) start(join bool) *round {
+	b.state.Lock()
+	defer b.state.Unlock()
+	var r *round
+	if join {
+		if b.next == nil {
+			b.next = &round{done: make(chan struct{})}
+		}
+		r = b.next
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	}
+	if !b.running.Load() {
+		b.running.Store(true)
+		go b.pings()
+	}
+	return r
+}
+
+// pings sends a PING every pingEvery, or at once for a read that waits,
+// until no read came for idleAfter.
+func (b *barrier) pings() {
+	tick := time.NewTicker(pingEvery)
+	defer tick.Stop()
 	for {
 		b.state.Lock()
 		r := b.next
 		b.next = nil
-		if r == nil {
-			b.running = false
+		if r == nil && b.now()-b.read.Load() > int64(idleAfter) {
+			b.running.Store(false)
 			b.state.Unlock()
 			return
 		}
 		b.state.Unlock()
-		r.ok = b.nc.FlushTimeout(time.Second) == nil
+		sent := b.now()
+		ok := b.nc.FlushTimeout(time.Second) == nil
 		b.drain()
-		close(r.done)
+		if ok {
+			b.synced.Store(sent)
+		}
+		if r != nil {
+			r.ok = ok
+			close(r.done)
+		}
+		select {
+		case <-tick.C:
+		case <-b.wake:
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/publish"
 	"github.com/ihr-go/ihr/pkg/testkit"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -69,7 +70,12 @@ func TestHegemonyBothWays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := s.Info(context.Background())
+	// It follows the announcement that made the bin readable by a lead.
+	var info *jetstream.StreamInfo
+	testkit.Eventually(t, "the results event", func() bool {
+		info, _ = s.Info(context.Background())
+		return info != nil && info.State.Msgs >= 1
+	})
 	if info.State.Msgs != 1 {
 		t.Fatalf("%d results events, want 1", info.State.Msgs)
 	}

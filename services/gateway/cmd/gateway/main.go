@@ -30,7 +30,6 @@ type settings struct {
 
 type edgeSettings struct {
 	on         bool
-	sync       bool
 	bytes      int
 	maxEntry   int
 	revalidate time.Duration
@@ -54,7 +53,6 @@ func spec() service.Spec[settings] {
 				redisURL:     config.ReadRedis(e),
 				edge: edgeSettings{
 					on:       e.Bool("IHR_EDGE_CACHE", true),
-					sync:     e.Bool("IHR_CACHE_SYNC", true),
 					bytes:    e.Int("IHR_EDGE_CACHE_BYTES", 256<<20, 1<<20, 64<<30),
 					maxEntry: e.Int("IHR_EDGE_CACHE_MAX_ENTRY_BYTES", 8<<20, 1<<10, 256<<20),
 					// Bounds what a query service of another release serves here unconfirmed.
@@ -129,6 +127,6 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 	rt.Go(func() { f.Run(ctx) })
 	rt.Go(func() { comp.Run(ctx) })
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })
-	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry, Sync: s.edge.sync,
+	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry,
 		Revalidate: s.edge.revalidate, Metrics: metrics, Compress: comp.Add}, nil
 }

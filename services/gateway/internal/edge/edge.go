@@ -34,12 +34,7 @@ type Edge struct {
 	// or configuration may answer other bytes, and its IHR_CACHE_MAX_AGE
 	// must hold here too.
 	Revalidate time.Duration
-	// Sync makes each read wait until every results event published before
-	// it is known (freshness.Log.Sync); off, a client that heard of a change
-	// a moment before this gateway may still get the answer before it (only
-	// the events already heard of count).
-	Sync    bool
-	Metrics *Metrics
+	Metrics    *Metrics
 	// Compress, when set, is given each new entry to add its compressed bodies to.
 	Compress func(*cache.Entry)
 
@@ -49,7 +44,7 @@ type Edge struct {
 // ServeHTTP answers from the cache when it can.
 func (x *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cache.DropInternal(r.Header) // only the gateway speaks them
-	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context(), x.Sync) {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !x.Log.Ready() || !x.Log.Healthy() || !x.Log.Sync(r.Context()) {
 		if r.Context().Err() != nil {
 			return // the client left while the gateway made sure of the stream
 		}

@@ -56,6 +56,7 @@ func TestEveryDataset(t *testing.T) {
 			return testkit.Scalar[int](t, r.db, "SELECT count(*)::int FROM ingest_runs WHERE dataset = $1", d.Name) == 2
 		})
 	}
+	testkit.Eventually(t, "two results events per dataset", func() bool { return len(r.results(t)) == 2*len(events.Datasets()) })
 	results := map[string][]events.Result{}
 	for _, res := range r.results(t) {
 		results[res.Dataset] = append(results[res.Dataset], res)

@@ -315,7 +315,8 @@ func TestKilledBetweenCommitAndAck(t *testing.T) {
 	for k, v := range r.env {
 		env = append(env, k+"="+v)
 	}
-	env = append(env, "IHR_INGESTION_ADDR="+testkit.FreeAddr(t))
+	// What the killed instance held comes back after the ack wait.
+	env = append(env, "IHR_INGESTION_ADDR="+testkit.FreeAddr(t), "IHR_INGEST_ACK_WAIT=3s")
 	run := func() *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = env

@@ -160,7 +160,7 @@ func TestKafkaBridgeCommitsEachBinOnce(t *testing.T) {
 	r := newRig(t, k.env("1s", ""))
 	svc := r.start(t)
 	start := time.Now()
-	testkit.Eventually(t, "three bins", func() bool { return r.runs(t) == 3 })
+	testkit.Eventually(t, "three bins and their results events", func() bool { return r.runs(t) == 3 && len(r.results(t)) == 3 })
 	t.Logf("three bins committed %s after start", time.Since(start).Round(time.Millisecond))
 	assertBins(t, r, "10:00=12 10:15=12 10:30=12")
 	testkit.Eventually(t, "every offset committed", func() bool {
@@ -203,7 +203,7 @@ func TestKafkaBridgeRestartIsExactlyOnce(t *testing.T) {
 	t.Run("before the restart", func(t *testing.T) {
 		// A long idle timeout: the second bin stays pending until the stop.
 		with(k.env("10m", "")).start(t)
-		testkit.Eventually(t, "the first bin", func() bool { return r.runs(t) == 1 })
+		testkit.Eventually(t, "the first bin and its results event", func() bool { return r.runs(t) == 1 && len(r.results(t)) == 1 })
 		assertBins(t, r, "10:00=12")
 	})
 	got, meta := k.committed("ihr-ingestion-bridge")
@@ -217,7 +217,7 @@ func TestKafkaBridgeRestartIsExactlyOnce(t *testing.T) {
 	k.produceBin(t, t0.Add(30*time.Minute))
 	t.Run("after the restart", func(t *testing.T) {
 		with(k.env("1s", "")).start(t)
-		testkit.Eventually(t, "three bins", func() bool { return r.runs(t) == 3 })
+		testkit.Eventually(t, "three bins and their results events", func() bool { return r.runs(t) == 3 && len(r.results(t)) == 3 })
 		testkit.Eventually(t, "every offset committed", func() bool {
 			got, _ := k.committed("ihr-ingestion-bridge")
 			return got[0] == k.sent[0] && got[1] == k.sent[1]

@@ -24,6 +24,7 @@ type settings struct {
 	db      config.Postgres
 	nats    config.NATS
 	binWait time.Duration
+	ackWait time.Duration
 	open    bool
 	maxBody int
 	workers int
@@ -39,6 +40,7 @@ func spec() service.Spec[settings] {
 				db:      config.ReadPostgres(e),
 				nats:    config.ReadNATS(e),
 				binWait: e.Duration("IHR_INGEST_BIN_WAIT", 10*time.Minute, time.Second, 24*time.Hour),
+				ackWait: e.Duration("IHR_INGEST_ACK_WAIT", 30*time.Second, time.Second, 10*time.Minute),
 				open:    e.Bool("IHR_INGEST_OPEN", false),
 				maxBody: e.Int("IHR_INGEST_MAX_BODY", 64<<20, 1024, 1<<30),
 				workers: e.Int("IHR_INGEST_WORKERS", 2, 1, 64),
@@ -93,6 +95,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 			Holder:     holders[name],
 			BinWait:    s.binWait,
 			Workers:    s.workers,
+			AckWait:    s.ackWait,
 			Log:        rt.Log,
 			Metrics:    metrics,
 			Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),

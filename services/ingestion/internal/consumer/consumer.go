@@ -39,10 +39,7 @@ const (
 	// pullBytes bounds the messages fetched ahead: counted in messages,
 	// 200 batches of up to 1 MB overflowed the client's buffer (slow
 	// consumer) and came back only after the ack wait.
-	pullBytes = 16 << 20
-	// ackWait is how long a message a crashed instance held waits before
-	// it is delivered again; handling keeps it with InProgress.
-	ackWait     = 30 * time.Second
+	pullBytes   = 16 << 20
 	maxNakDelay = 30 * time.Second
 	// maxServerErrors is how many times the database may refuse a message
 	// before it is dead-lettered.
@@ -65,7 +62,10 @@ type Consumer struct {
 	// dead-lettered as incomplete.
 	BinWait time.Duration
 	// Workers is how many bins are handled at once.
-	Workers    int
+	Workers int
+	// AckWait is how long a message a crashed instance held waits before
+	// it is delivered again; handling keeps it with InProgress.
+	AckWait    time.Duration
 	Log        *slog.Logger
 	Metrics    *ingest.Metrics
 	Tracer     trace.Tracer
@@ -82,7 +82,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			Durable:       c.Durable,
 			FilterSubject: c.Bus.Subject("ihr.ingest." + c.Dataset + ".>"),
 			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       ackWait,
+			AckWait:       c.AckWait,
 			MaxDeliver:    -1, // we decide when a message is given up: see handle
 			MaxAckPending: 1000,
 		})
@@ -168,7 +168,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 	ctx, span := c.span(ctx, m)
 	defer span.End()
 
-	stop := keepInProgress(m)
+	stop := keepInProgress(m, c.AckWait/3)
 	err := c.dispatch(ctx, m)
 	stop()
 	meta, _ := m.Metadata()
@@ -199,10 +199,10 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 
 // keepInProgress tells JetStream the message is still being worked on
 // (a long commit), until stop is called.
-func keepInProgress(m jetstream.Msg) (stop func()) {
+func keepInProgress(m jetstream.Msg, every time.Duration) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(ackWait / 3)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
@@ -296,12 +296,24 @@ func (p *Publisher) PublishResult(ctx context.Context, r events.Result) error {
 	if err != nil {
 		return err
 	}
-	// The announcement first, on the same connection: the server hands it
-	// to the caches before it even reads the event the stream will store.
+	// The announcement first: once the server has taken it (the flush), it
+	// is on its way to every cache, which has heard back from the server
+	// since within events.AnnounceLead before any read of a client who
+	// learns of the event from the stream.
 	announce := &nats.Msg{Subject: p.Bus.Subject(events.AnnounceSubject(r.Dataset)), Data: data, Header: nats.Header{}}
 	announce.Header.Set(jetstream.MsgIDHeader, r.ResultMsgID())
 	if err := p.Bus.Conn.PublishMsg(announce); err != nil {
 		return fmt.Errorf("announce: %w", err)
+	}
+	if err := p.Bus.Conn.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("announce: %w", err)
+	}
+	lead := time.NewTimer(events.AnnounceLead)
+	defer lead.Stop()
+	select {
+	case <-lead.C:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	msg := &nats.Msg{Subject: p.Bus.Subject(events.ResultsSubject(r.Dataset)), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, r.ResultMsgID())

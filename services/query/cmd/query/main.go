@@ -43,7 +43,6 @@ type settings struct {
 
 type cacheSettings struct {
 	on          bool
-	sync        bool
 	prefix      string
 	l1Bytes     int
 	maxEntry    int
@@ -71,7 +70,6 @@ func spec() service.Spec[settings] {
 				etagMax: e.Int("IHR_ETAG_MAX_BYTES", 1<<20, 0, 64<<20),
 				cache: cacheSettings{
 					on:       e.Bool("IHR_CACHE", true),
-					sync:     e.Bool("IHR_CACHE_SYNC", true),
 					prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
 					l1Bytes:  e.Int("IHR_CACHE_L1_BYTES", 256<<20, 1<<20, 64<<30),
 					maxEntry: e.Int("IHR_CACHE_MAX_ENTRY_BYTES", 8<<20, 1<<10, 256<<20),
@@ -162,7 +160,7 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 	}
 	c := &answers.Cache{
 		Scope:  fmt.Sprintf("%s:p%d:", release(), s.pageSize),
-		Config: answers.Config{MaxEntry: s.cache.maxEntry, Fallback: s.cache.fallback, MaxAge: s.cache.maxAge, MinSeqWait: 2 * time.Second, Sync: s.cache.sync},
+		Config: answers.Config{MaxEntry: s.cache.maxEntry, Fallback: s.cache.fallback, MaxAge: s.cache.maxAge, MinSeqWait: 2 * time.Second},
 		L1:     l1, L2: l2, Log: log, Endpoints: compiled, Render: api.Render, Fail: api.Fail,
 		Popular: pop, Metrics: metrics, Logger: rt.Log,
 	}

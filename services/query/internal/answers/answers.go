@@ -56,11 +56,6 @@ type Config struct {
 	MaxAge time.Duration
 	// MinSeqWait bounds the wait for a position a request asks for.
 	MinSeqWait time.Duration
-	// Sync makes each read wait until every results event published before
-	// it is known (freshness.Log.Sync); off, a client that heard of a change
-	// a moment before this process may still get the answer before it (only
-	// the events already heard of count).
-	Sync bool
 }
 
 // Cache serves answers from L1, L2 or by rendering them.
@@ -136,7 +131,7 @@ func (c *Cache) caughtUp(r *http.Request) bool {
 	}
 	// Made sure of even when the log lags: the announcements may then be
 	// ahead of it. Without NATS, the fallback lifetime applies instead.
-	if !c.Log.Sync(r.Context(), c.Sync) && c.Log.Healthy() {
+	if !c.Log.Sync(r.Context()) && c.Log.Healthy() {
 		return false
 	}
 	// Positions compare only within one stream.
