@@ -74,3 +74,18 @@ func ReadNATS(e *Env) NATS {
 func ReadRedis(e *Env) string {
 	return e.URL("IHR_REDIS_URL", "redis://127.0.0.1:6379/0", "redis", "rediss")
 }
+
+// Auth holds where the auth service is, for the services that verify
+// credentials (the gateway, and each service again).
+type Auth struct {
+	URL    string
+	Issuer string
+}
+
+// ReadAuth reads the auth settings.
+func ReadAuth(e *Env) Auth {
+	return Auth{
+		URL:    e.URL("IHR_AUTH_URL", "http://127.0.0.1:8083", "http", "https"),
+		Issuer: e.String("IHR_AUTH_ISSUER", "ihr"),
+	}
+}

@@ -47,6 +47,7 @@ func (b *Bus) Streams() []jetstream.StreamConfig {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      7 * day,
+		Duplicates:  2 * time.Hour, // Nats-Msg-Id = the task id: a retried publish is one task
 	}, {
 		Name:        b.StreamName(StreamDLQ),
 		Description: "Messages that failed for good, with the reason",

@@ -3,9 +3,12 @@ package service
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/db"
 	"github.com/ihr-go/ihr/pkg/health"
@@ -101,3 +104,25 @@ func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS, critical bool) (*n
 
 // Meter returns a meter of the service's meter provider.
 func (rt *Runtime) Meter(name string) metric.Meter { return rt.HTTP.Meters.Meter(name) }
+
+// maxTokenLife is the longest an access token may live (IHR_AUTH_ACCESS_TTL
+// at most): revocations are kept that long.
+const maxTokenLife = 24 * time.Hour
+
+// Credentials returns the verifier of access tokens and API keys issued by
+// the auth service at cfg.URL, following the revocations it publishes on
+// bus (none without NATS: tokens then live until they expire, and keys
+// until the key check's short cache drops them).
+func (rt *Runtime) Credentials(ctx context.Context, cfg config.Auth, bus *natsx.Bus) *authn.Credentials {
+	client := rt.HTTP.Client(0)
+	keys := &authn.KeyClient{URL: cfg.URL, Client: client, KeyTTL: 30 * time.Second}
+	revoked := &authn.Revocations{Keep: maxTokenLife, OnKey: keys.Forget}
+	if bus != nil {
+		rt.Go(func() { revoked.Follow(ctx, bus, rt.Log) })
+	}
+	return &authn.Credentials{
+		Tokens:  &authn.TokenVerifier{Keys: authn.NewKeySet(strings.TrimSuffix(cfg.URL, "/")+authn.JWKSPath, client), Issuer: cfg.Issuer, Leeway: 30 * time.Second},
+		Keys:    keys,
+		Revoked: revoked,
+	}
+}

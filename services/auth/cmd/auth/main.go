@@ -1,19 +1,33 @@
-// Command auth manages accounts, tokens, API keys and roles.
+// Command auth manages accounts, tokens, API keys, OAuth2 clients and
+// roles; it signs the access tokens every service verifies, and mails
+// confirmation codes and alerts.
 package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"time"
 
-	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/auth/internal/app"
+	"github.com/ihr-go/ihr/services/auth/internal/httpapi"
+	"github.com/ihr-go/ihr/services/auth/internal/mail"
+	"github.com/ihr-go/ihr/services/auth/internal/signing"
+	"github.com/ihr-go/ihr/services/auth/internal/store"
 )
 
 type settings struct {
-	db       config.Postgres
-	nats     config.NATS
-	redisURL string
+	db        config.Postgres
+	nats      config.NATS
+	app       app.Config
+	keySecret string
+	rotate    time.Duration
+	overlap   time.Duration
+	mail      mail.Config
 }
 
 func spec() service.Spec[settings] {
@@ -21,7 +35,23 @@ func spec() service.Spec[settings] {
 		Name: "auth",
 		Addr: ":8083",
 		Config: func(e *config.Env) settings {
-			return settings{db: config.ReadPostgres(e), nats: config.ReadNATS(e), redisURL: config.ReadRedis(e)}
+			return settings{
+				db:   config.ReadPostgres(e),
+				nats: config.ReadNATS(e),
+				app: app.Config{
+					Issuer:     e.String("IHR_AUTH_ISSUER", "ihr"),
+					AccessTTL:  e.Duration("IHR_AUTH_ACCESS_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
+					RefreshTTL: e.Duration("IHR_AUTH_REFRESH_TTL", 30*24*time.Hour, time.Hour, 365*24*time.Hour),
+					LinkBase:   e.URL("IHR_AUTH_LINK_BASE", "https://ihr.live/en-us/account", "http", "https"),
+					LockAfter:  e.Int("IHR_AUTH_LOCK_AFTER", 5, 1, 100),
+					LockFor:    e.Duration("IHR_AUTH_LOCK_FOR", 30*time.Second, time.Second, time.Hour),
+					LockMax:    e.Duration("IHR_AUTH_LOCK_MAX", 15*time.Minute, time.Second, 24*time.Hour),
+				},
+				keySecret: e.String("IHR_AUTH_KEY_SECRET", ""),
+				rotate:    e.Duration("IHR_AUTH_KEY_ROTATE", 30*24*time.Hour, time.Hour, 365*24*time.Hour),
+				overlap:   e.Duration("IHR_AUTH_KEY_OVERLAP", 5*time.Minute, 0, 24*time.Hour),
+				mail:      mail.ReadConfig(e),
+			}
 		},
 		Start: start,
 	}
@@ -30,15 +60,89 @@ func spec() service.Spec[settings] {
 func main() { service.Main(spec()) }
 
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
-	if _, err := rt.Postgres(ctx, s.db); err != nil {
+	if s.keySecret == "" && !rt.Common.Dev() {
+		return nil, errors.New("IHR_AUTH_KEY_SECRET is required outside dev: it seals the token signing keys in the database")
+	}
+	if s.keySecret != "" && len(s.keySecret) < 32 {
+		return nil, errors.New("IHR_AUTH_KEY_SECRET must be at least 32 characters")
+	}
+	pool, err := rt.Postgres(ctx, s.db)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := rt.NATS(ctx, s.nats, true); err != nil {
+	bus, err := rt.NATS(ctx, s.nats, true)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := rt.Redis(s.redisURL); err != nil {
+	st := &store.Postgres{Pool: pool}
+	keys := &signing.Keys{Store: st, Rotate: s.rotate, Overlap: s.overlap, TokenTTL: s.app.AccessTTL}
+	if s.keySecret != "" {
+		keys.Secret = []byte(s.keySecret)
+	}
+	if err := keys.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	// Accounts, tokens and keys arrive with the auth issue.
-	return apierr.NotFoundHandler(), nil
+	rt.Go(func() { refreshKeys(ctx, rt, keys) })
+
+	queue := &mail.Queue{Bus: bus, Propagator: rt.HTTP.Propagator}
+	if s.mail.URL == "" && !rt.Common.Dev() {
+		// Mails wait in the work queue until a sender can send them.
+		rt.Log.Warn("IHR_SMTP_URL is not set: e-mails (confirmations, resets, alerts) are queued, not sent")
+		rt.Health.Add("smtp", false, func(context.Context) error { return errors.New("IHR_SMTP_URL is not set") })
+	} else if err := startSender(ctx, rt, s.mail, bus); err != nil {
+		return nil, err
+	}
+
+	svc := &app.Service{Store: st, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
+		Mail: mailer{queue}, Events: revocations{bus}, Config: s.app, Log: rt.Log}
+	api := &httpapi.API{App: svc, JWKS: keys.JWKS, Log: rt.Log}
+	return api.Handler(), nil
+}
+
+// startSender sends the queued e-mails (in dev without SMTP, logs them).
+func startSender(ctx context.Context, rt *service.Runtime, cfg mail.Config, bus *natsx.Bus) error {
+	sender, err := mail.NewSender(cfg, bus, mail.Options{Log: rt.Log, Meter: rt.Meter("github.com/ihr-go/ihr/services/auth"),
+		Tracer: rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/auth"), Propagator: rt.HTTP.Propagator, Dev: rt.Common.Dev()})
+	if err != nil {
+		return err
+	}
+	rt.Go(func() {
+		if err := sender.Run(ctx); err != nil {
+			rt.Log.Error("mail sender stopped", "err", err)
+		}
+	})
+	rt.Health.Add("smtp", false, sender.Probe)
+	return nil
+}
+
+// refreshKeys reloads the signing keys every minute (another replica may
+// have rotated them) and rotates them when due.
+func refreshKeys(ctx context.Context, rt *service.Runtime, keys *signing.Keys) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := keys.Refresh(ctx); err != nil {
+				rt.Log.Error("refresh signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// mailer queues the app's mails as e-mail tasks.
+type mailer struct{ q *mail.Queue }
+
+func (m mailer) Send(ctx context.Context, msg app.Mail) error {
+	_, err := m.q.Enqueue(ctx, mail.Task{Schema: mail.Schema, ID: msg.ID, Kind: msg.Kind, To: msg.To, Subject: msg.Subject, Text: msg.Text})
+	return err
+}
+
+// revocations publishes the app's revocations on the bus.
+type revocations struct{ bus *natsx.Bus }
+
+func (r revocations) Revoked(ctx context.Context, rev authn.Revocation) error {
+	return authn.Publish(ctx, r.bus, rev)
 }

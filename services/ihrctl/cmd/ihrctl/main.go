@@ -18,6 +18,10 @@
 //	            replay [--dataset D] [ID...]            publish them again, then delete them
 //	            purge [--dataset D] [ID...] --yes       delete them
 //	ingest      ingest status [--json]: ledger, consumer lag and DLQ depth
+//	users       accounts, straight in the database:
+//	            create EMAIL [--role R] [--password-stdin]   an active account (the first admin)
+//	            set-role EMAIL ROLE | disable EMAIL | enable EMAIL
+//	            import-legacy [--dry-run]                     the legacy Django accounts
 //
 // The dlq and ingest commands read IHR_NATS_URL, IHR_NATS_PREFIX and
 // IHR_DATABASE_URL (or --nats-url, --nats-prefix, --database-url).
@@ -48,6 +52,7 @@ func commands() map[string]command {
 		"dlq":       {"list, show, replay and purge dead-lettered messages", dlqCmd},
 		"import":    {"publish IHR daily dumps (.csv, .csv.gz, .csv.lz4) as bins, resumably", importCmd},
 		"ingest":    {"ingest status: committed bins, staged runs, consumer lag, DLQ depth", ingestCmd},
+		"users":     {"make the first admin, set roles, disable accounts, import the legacy accounts", usersCmd},
 	}
 }
 

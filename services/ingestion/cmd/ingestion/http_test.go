@@ -61,12 +61,18 @@ func TestHTTPIngest(t *testing.T) {
 	}
 }
 
-func TestHTTPIngestIsClosedByDefault(t *testing.T) {
+// Without IHR_INGEST_OPEN, ingesting needs a pipeline's credentials (the
+// gateway checks them, and the service again: tests/security).
+func TestHTTPIngestNeedsCredentials(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
 	svc := r.start(t)
-	if code, body, _ := post(t, svc.URL+"/ihr/api/ingest/hegemony", "application/json", jsonBin); code != http.StatusForbidden || !strings.Contains(body, "ingest_disabled") {
+	if code, body, h := post(t, svc.URL+"/ihr/api/ingest/hegemony", "application/json", jsonBin); code != http.StatusUnauthorized ||
+		!strings.Contains(body, "unauthenticated") || h.Get("WWW-Authenticate") == "" {
 		t.Fatalf("got %d %s", code, body)
+	}
+	if n := r.count(t, "true"); n != 0 {
+		t.Errorf("%d rows after a refused ingest", n)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/natsx"
@@ -26,6 +27,7 @@ type settings struct {
 	binWait time.Duration
 	ackWait time.Duration
 	open    bool
+	auth    config.Auth
 	maxBody int
 	workers int
 	kafka   kafkabridge.Config
@@ -42,6 +44,7 @@ func spec() service.Spec[settings] {
 				binWait: e.Duration("IHR_INGEST_BIN_WAIT", 10*time.Minute, time.Second, 24*time.Hour),
 				ackWait: e.Duration("IHR_INGEST_ACK_WAIT", 30*time.Second, time.Second, 10*time.Minute),
 				open:    e.Bool("IHR_INGEST_OPEN", false),
+				auth:    config.ReadAuth(e),
 				maxBody: e.Int("IHR_INGEST_MAX_BODY", 64<<20, 1024, 1<<30),
 				workers: e.Int("IHR_INGEST_WORKERS", 2, 1, 64),
 				kafka:   kafkabridge.ReadConfig(e),
@@ -115,9 +118,14 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	mux := http.NewServeMux()
 	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator,
-		Producer: events.Producer{Name: "http-ingest"}}, Open: s.open, MaxBody: int64(s.maxBody)}).Routes(mux)
+		Producer: events.Producer{Name: "http-ingest"}}, MaxBody: int64(s.maxBody)}).Routes(mux)
 	mux.Handle("/", apierr.NotFoundHandler())
-	return mux, nil
+	if s.open {
+		rt.Log.Warn("HTTP ingest is open to anyone (IHR_INGEST_OPEN=true): for a trusted network only")
+		return mux, nil
+	}
+	// Checked at the gateway, and again here.
+	return authn.Identify(rt.Credentials(ctx, s.auth, bus), authn.Authorize(authn.Routes, mux)), nil
 }
 
 // startBridge consumes IHR's Kafka result topics into the ingest subjects,

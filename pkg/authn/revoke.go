@@ -1,0 +1,141 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// RevokedSubject carries revocations, on the IHR_AUTH stream.
+const RevokedSubject = "ihr.auth.revoked"
+
+// SchemaRevoked is the schema of a Revocation.
+const SchemaRevoked = "ihr.auth.revoked/v1"
+
+// Revocation tells the gateway and the services that credentials stopped
+// being valid: the access tokens of a login ("session": its refresh token
+// family), of an OAuth2 client ("client") or an API key ("key"), for good;
+// or the access tokens of a user ("user") issued before its token version
+// became Version (disabled, deleted, another role, a new password). Versions
+// rather than times: tokens carry their issue time in whole seconds.
+type Revocation struct {
+	Schema  string    `json:"schema"`
+	Kind    string    `json:"kind"`
+	ID      string    `json:"id"`
+	Version int       `json:"version,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// Revocations holds the revocations of the last Keep (the longest an access
+// token lives: older ones no longer matter, but for keys, held for good).
+type Revocations struct {
+	Keep time.Duration
+	// OnKey, when set, is called with the id of each revoked API key.
+	OnKey func(id string)
+
+	mu      sync.RWMutex
+	revoked map[string]Revocation // by kind:id
+}
+
+// Add records r.
+func (v *Revocations) Add(r Revocation) {
+	k := r.Kind + ":" + r.ID
+	v.mu.Lock()
+	if v.revoked == nil {
+		v.revoked = map[string]Revocation{}
+	}
+	if old, ok := v.revoked[k]; !ok || r.Version > old.Version {
+		v.revoked[k] = r
+	}
+	for k, old := range v.revoked {
+		if old.Kind != "key" && time.Since(old.At) > v.Keep {
+			delete(v.revoked, k)
+		}
+	}
+	v.mu.Unlock()
+	if r.Kind == "key" && v.OnKey != nil {
+		v.OnKey(r.ID)
+	}
+}
+
+// Has reports whether the credentials kind id, at token version version
+// (users only), were revoked.
+func (v *Revocations) Has(kind, id string, version int) bool {
+	if id == "" {
+		return false
+	}
+	v.mu.RLock()
+	r, ok := v.revoked[kind+":"+id]
+	v.mu.RUnlock()
+	return ok && (kind != "user" || version < r.Version)
+}
+
+// Follow applies the revocations published on the bus, from those of the
+// last Keep on, until ctx is done; it follows again after failures.
+func (v *Revocations) Follow(ctx context.Context, bus *natsx.Bus, log *slog.Logger) {
+	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+		err := v.follow(ctx, bus, log)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("follow revocations", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (v *Revocations) follow(ctx context.Context, bus *natsx.Bus, log *slog.Logger) error {
+	start := time.Now().Add(-v.Keep)
+	cons, err := bus.JS.OrderedConsumer(ctx, bus.StreamName(natsx.StreamAuth), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{bus.Subject(RevokedSubject)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+	})
+	if err != nil {
+		return err
+	}
+	failed := make(chan error, 1)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var r Revocation
+		if err := json.Unmarshal(m.Data(), &r); err != nil || r.Schema != SchemaRevoked || r.Kind == "" || r.ID == "" {
+			log.Warn("undecodable revocation", "subject", m.Subject())
+			return
+		}
+		v.Add(r)
+	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return err
+	}
+}
+
+// Publish publishes r on the bus and returns once the stream stored it.
+func Publish(ctx context.Context, bus *natsx.Bus, r Revocation) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = bus.JS.Publish(ctx, bus.Subject(RevokedSubject), data)
+	return err
+}

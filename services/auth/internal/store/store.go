@@ -1,0 +1,442 @@
+// Package store keeps the auth service's state in PostgreSQL (the auth_*
+// tables of migration 0012): the SQL of package app's Store and of
+// package signing's.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/authn"
+	"github.com/ihr-go/ihr/services/auth/internal/app"
+	"github.com/ihr-go/ihr/services/auth/internal/signing"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres is the store.
+type Postgres struct{ Pool *pgxpool.Pool }
+
+var (
+	_ app.Store     = (*Postgres)(nil)
+	_ signing.Store = (*Postgres)(nil)
+)
+
+// notFound turns "no rows" into app.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return app.ErrNotFound
+	}
+	return err
+}
+
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+const userColumns = `id, email, password_hash, role, status, created_at, confirmed_at, last_login, token_version, legacy_id`
+
+func scanUser(row pgx.Row) (app.User, error) {
+	var u app.User
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Status, &u.CreatedAt, &u.ConfirmedAt, &u.LastLogin, &u.TokenVersion, &u.LegacyID)
+	return u, notFound(err)
+}
+
+// CreateUser adds an account.
+func (p *Postgres) CreateUser(ctx context.Context, email, hash string, role authn.Role, status string) (app.User, error) {
+	u, err := scanUser(p.Pool.QueryRow(ctx, `INSERT INTO auth_users (email, password_hash, role, status) VALUES ($1, $2, $3, $4)
+		RETURNING `+userColumns, email, hash, role, status))
+	if isCode(err, "23505") {
+		return app.User{}, app.ErrExists
+	}
+	return u, err
+}
+
+// UserByEmail finds an account by address, whatever its case.
+func (p *Postgres) UserByEmail(ctx context.Context, email string) (app.User, error) {
+	return scanUser(p.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM auth_users WHERE lower(email) = lower($1)`, email))
+}
+
+// UserByID finds an account.
+func (p *Postgres) UserByID(ctx context.Context, id int64) (app.User, error) {
+	return scanUser(p.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM auth_users WHERE id = $1`, id))
+}
+
+// ListUsers lists accounts by id.
+func (p *Postgres) ListUsers(ctx context.Context, f app.UserFilter) ([]app.User, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+userColumns+` FROM auth_users
+		WHERE id > $1 AND ($2 = '' OR role = $2) AND ($3 = '' OR status = $3) AND ($4 = '' OR strpos(lower(email), lower($4)) > 0)
+		ORDER BY id LIMIT $5`, f.After, string(f.Role), f.Status, f.Email, f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	users := []app.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// UpdateUser changes an account.
+func (p *Postgres) UpdateUser(ctx context.Context, id int64, c app.UserChange) (app.User, error) {
+	bump := 0
+	if c.BumpVersion {
+		bump = 1
+	}
+	u, err := scanUser(p.Pool.QueryRow(ctx, `UPDATE auth_users SET
+			email = coalesce($2, email),
+			password_hash = coalesce($3, password_hash),
+			role = coalesce($4, role),
+			status = coalesce($5, status),
+			confirmed_at = CASE WHEN $5 = 'active' THEN coalesce(confirmed_at, now()) ELSE confirmed_at END,
+			token_version = token_version + $6,
+			last_login = CASE WHEN $7 THEN now() ELSE last_login END
+		WHERE id = $1 RETURNING `+userColumns, id, c.Email, c.PasswordHash, (*string)(c.Role), c.Status, bump, c.LoggedIn))
+	if isCode(err, "23505") {
+		return app.User{}, app.ErrExists
+	}
+	return u, err
+}
+
+// DeleteUser deletes an account and everything of it.
+func (p *Postgres) DeleteUser(ctx context.Context, id int64) error {
+	_, err := p.Pool.Exec(ctx, `DELETE FROM auth_users WHERE id = $1`, id)
+	return err
+}
+
+// AddCode stores a mailed code.
+func (p *Postgres) AddCode(ctx context.Context, hash []byte, c app.Code, expires time.Time) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_codes (hash, user_id, purpose, new_email, expires_at) VALUES ($1, $2, $3, nullif($4, ''), $5)`,
+		hash, c.UserID, c.Purpose, c.NewEmail, expires)
+	return err
+}
+
+// UseCode spends a code.
+func (p *Postgres) UseCode(ctx context.Context, hash []byte, purpose string) (app.Code, error) {
+	c := app.Code{Purpose: purpose}
+	var newEmail *string
+	err := p.Pool.QueryRow(ctx, `UPDATE auth_codes SET used_at = now()
+		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now() RETURNING user_id, new_email`, hash, purpose).
+		Scan(&c.UserID, &newEmail)
+	if newEmail != nil {
+		c.NewEmail = *newEmail
+	}
+	return c, notFound(err)
+}
+
+// LoginLocked returns until when logins for email are refused.
+func (p *Postgres) LoginLocked(ctx context.Context, email string) (time.Time, error) {
+	var until *time.Time
+	err := p.Pool.QueryRow(ctx, `SELECT locked_until FROM auth_login_failures WHERE email = lower($1)`, email).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) || until == nil {
+		return time.Time{}, nil
+	}
+	return *until, err
+}
+
+// LoginFailed counts a failed login for email: from the after-th failure
+// in a row, the address is locked for lockFor, doubling each time, up to lockMax.
+func (p *Postgres) LoginFailed(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error) {
+	var until *time.Time
+	err := p.Pool.QueryRow(ctx, `INSERT INTO auth_login_failures AS f (email, failures, locked_until, updated_at)
+		VALUES (lower($1), 1, CASE WHEN $2::int <= 1 THEN now() + least($3::float8, $4::float8) * interval '1 second' END, now())
+		ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1, updated_at = now(),
+			locked_until = CASE WHEN f.failures + 1 >= $2::int
+				THEN now() + least($3::float8 * power(2, f.failures + 1 - $2::int), $4::float8) * interval '1 second' END
+		RETURNING locked_until`, email, after, lockFor.Seconds(), lockMax.Seconds()).Scan(&until)
+	if err != nil || until == nil {
+		return time.Time{}, err
+	}
+	return *until, nil
+}
+
+// LoginSucceeded forgets the failures of email.
+func (p *Postgres) LoginSucceeded(ctx context.Context, email string) error {
+	_, err := p.Pool.Exec(ctx, `DELETE FROM auth_login_failures WHERE email = lower($1)`, email)
+	return err
+}
+
+// AddRefresh stores a refresh token.
+func (p *Postgres) AddRefresh(ctx context.Context, hash []byte, family string, user int64, expires time.Time) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)`, hash, family, user, expires)
+	return err
+}
+
+// UseRefresh spends a refresh token and returns it as it was. Of two
+// concurrent uses, one spends it and the other finds it spent.
+func (p *Postgres) UseRefresh(ctx context.Context, hash []byte) (app.RefreshToken, error) {
+	var t app.RefreshToken
+	err := p.Pool.QueryRow(ctx, `UPDATE auth_refresh_tokens SET used_at = now() WHERE hash = $1 AND used_at IS NULL
+		RETURNING family::text, user_id, expires_at, revoked_at IS NOT NULL`, hash).Scan(&t.Family, &t.UserID, &t.ExpiresAt, &t.Revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p.Refresh(ctx, hash) // unknown, or spent before
+	}
+	return t, err
+}
+
+// Refresh returns a refresh token's state.
+func (p *Postgres) Refresh(ctx context.Context, hash []byte) (app.RefreshToken, error) {
+	var t app.RefreshToken
+	err := p.Pool.QueryRow(ctx, `SELECT family::text, user_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
+		FROM auth_refresh_tokens WHERE hash = $1`, hash).Scan(&t.Family, &t.UserID, &t.ExpiresAt, &t.Used, &t.Revoked)
+	return t, notFound(err)
+}
+
+// RevokeFamily revokes a login.
+func (p *Postgres) RevokeFamily(ctx context.Context, family string) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL`, family)
+	return err
+}
+
+// FamilyRevoked reports whether a login was revoked.
+func (p *Postgres) FamilyRevoked(ctx context.Context, family string) (bool, error) {
+	var revoked bool
+	err := p.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM auth_refresh_tokens WHERE family = $1 AND revoked_at IS NOT NULL)`, family).Scan(&revoked)
+	return revoked, err
+}
+
+// RevokeFamilies revokes a user's logins but except.
+func (p *Postgres) RevokeFamilies(ctx context.Context, user int64, except string) ([]string, error) {
+	rows, err := p.Pool.Query(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now()
+		WHERE user_id = $1 AND revoked_at IS NULL AND family::text <> $2 AND expires_at > now() RETURNING family::text`, user, except)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var families []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, err
+		}
+		if !seen[f] {
+			seen[f] = true
+			families = append(families, f)
+		}
+	}
+	return families, rows.Err()
+}
+
+const keyColumns = `id, hash, user_id, name, role, scopes, datasets, created_at, expires_at, last_used, revoked_at`
+
+func scanKey(row pgx.Row) (app.APIKey, error) {
+	var k app.APIKey
+	var scopes []string
+	err := row.Scan(&k.ID, &k.Hash, &k.UserID, &k.Name, &k.Role, &scopes, &k.Datasets, &k.CreatedAt, &k.ExpiresAt, &k.LastUsed, &k.RevokedAt)
+	k.Scopes = permissions(scopes)
+	return k, notFound(err)
+}
+
+func permissions(s []string) []authn.Permission {
+	out := make([]authn.Permission, len(s))
+	for i, p := range s {
+		out[i] = authn.Permission(p)
+	}
+	return out
+}
+
+func strs(ps []authn.Permission) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// AddAPIKey stores a key.
+func (p *Postgres) AddAPIKey(ctx context.Context, k app.APIKey) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_api_keys (id, hash, user_id, name, role, scopes, datasets, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, k.ID, k.Hash, k.UserID, k.Name, k.Role, strs(k.Scopes), k.Datasets, k.CreatedAt, k.ExpiresAt)
+	return err
+}
+
+// APIKey finds a key.
+func (p *Postgres) APIKey(ctx context.Context, id string) (app.APIKey, error) {
+	return scanKey(p.Pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM auth_api_keys WHERE id = $1`, id))
+}
+
+// APIKeys lists the keys of a user (0: all).
+func (p *Postgres) APIKeys(ctx context.Context, user int64) ([]app.APIKey, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+keyColumns+` FROM auth_api_keys WHERE $1 = 0 OR user_id = $1 ORDER BY created_at, id`, user)
+	if err != nil {
+		return nil, err
+	}
+	keys := []app.APIKey{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeAPIKey revokes a key.
+func (p *Postgres) RevokeAPIKey(ctx context.Context, id string) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE auth_api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	return err
+}
+
+// KeyUsed records a key's use, at most once a minute.
+func (p *Postgres) KeyUsed(ctx context.Context, id string) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE auth_api_keys SET last_used = now()
+		WHERE id = $1 AND (last_used IS NULL OR last_used < now() - interval '1 minute')`, id)
+	return err
+}
+
+const clientColumns = `id, secret_hash, name, role, scopes, datasets, created_by, created_at, revoked_at`
+
+func scanClient(row pgx.Row) (app.Client, error) {
+	var c app.Client
+	var scopes []string
+	err := row.Scan(&c.ID, &c.SecretHash, &c.Name, &c.Role, &scopes, &c.Datasets, &c.CreatedBy, &c.CreatedAt, &c.RevokedAt)
+	c.Scopes = permissions(scopes)
+	return c, notFound(err)
+}
+
+// AddClient stores an OAuth2 client.
+func (p *Postgres) AddClient(ctx context.Context, c app.Client) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_clients (id, secret_hash, name, role, scopes, datasets, created_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.SecretHash, c.Name, c.Role, strs(c.Scopes), c.Datasets, c.CreatedBy, c.CreatedAt)
+	return err
+}
+
+// Client finds an OAuth2 client.
+func (p *Postgres) Client(ctx context.Context, id string) (app.Client, error) {
+	return scanClient(p.Pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM auth_clients WHERE id = $1`, id))
+}
+
+// Clients lists the OAuth2 clients.
+func (p *Postgres) Clients(ctx context.Context) ([]app.Client, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+clientColumns+` FROM auth_clients ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	clients := []app.Client{}
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, c)
+	}
+	return clients, rows.Err()
+}
+
+// RevokeClient revokes an OAuth2 client.
+func (p *Postgres) RevokeClient(ctx context.Context, id string) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE auth_clients SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	return err
+}
+
+// Monitored lists the networks a user monitors, with their names.
+func (p *Postgres) Monitored(ctx context.Context, user int64) ([]app.Monitored, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT m.asn, coalesce(a.name, ''), m.notify_level FROM auth_monitored_asns m
+		LEFT JOIN ihr_asn a ON a.number = m.asn WHERE m.user_id = $1 ORDER BY m.asn`, user)
+	if err != nil {
+		return nil, err
+	}
+	set := []app.Monitored{}
+	for rows.Next() {
+		var m app.Monitored
+		if err := rows.Scan(&m.ASN, &m.Name, &m.NotifyLevel); err != nil {
+			return nil, err
+		}
+		set = append(set, m)
+	}
+	return set, rows.Err()
+}
+
+// SetMonitored replaces the networks a user monitors, in one transaction.
+func (p *Postgres) SetMonitored(ctx context.Context, user int64, set []app.Monitored) error {
+	asns := make([]int64, len(set))
+	levels := make([]int16, len(set))
+	for i, m := range set {
+		asns[i], levels[i] = m.ASN, int16(m.NotifyLevel)
+	}
+	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		var unknown *int64
+		if err := tx.QueryRow(ctx, `SELECT min(x) FROM unnest($1::bigint[]) x WHERE NOT EXISTS (SELECT FROM ihr_asn WHERE number = x)`, asns).Scan(&unknown); err != nil {
+			return err
+		}
+		if unknown != nil {
+			return fmt.Errorf("%w: AS%d is not a network IHR knows", app.ErrUnknownASN, *unknown)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM auth_monitored_asns WHERE user_id = $1`, user); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO auth_monitored_asns (user_id, asn, notify_level) SELECT $1, a, l FROM unnest($2::bigint[], $3::smallint[]) AS t(a, l)`,
+			user, asns, levels)
+		return err
+	})
+}
+
+// Audit appends to the audit log.
+func (p *Postgres) Audit(ctx context.Context, e app.AuditEntry) error {
+	detail := e.Detail
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_audit (actor, action, target, ip, detail) VALUES ($1, $2, nullif($3, ''), nullif($4, ''), $5)`,
+		e.Actor, e.Action, e.Target, e.IP, detail)
+	return err
+}
+
+// SigningKeys lists the signing keys.
+func (p *Postgres) SigningKeys(ctx context.Context) ([]signing.Stored, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT kid, private_key, sealed, public_key, active_from, retired_at FROM auth_signing_keys ORDER BY active_from`)
+	if err != nil {
+		return nil, err
+	}
+	var keys []signing.Stored
+	for rows.Next() {
+		var k signing.Stored
+		if err := rows.Scan(&k.Kid, &k.Private, &k.Sealed, &k.Public, &k.ActiveFrom, &k.RetiredAt); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// signingLock serialises key rotations across replicas.
+const signingLock = 0x1a7_5e11
+
+// AddSigningKey adds a key and retires those it replaces.
+func (p *Postgres) AddSigningKey(ctx context.Context, k signing.Stored, since time.Time, force bool) (bool, error) {
+	added := false
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, signingLock); err != nil {
+			return err
+		}
+		if !force {
+			var newer bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM auth_signing_keys WHERE active_from > $1)`, since).Scan(&newer); err != nil || newer {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE auth_signing_keys SET retired_at = $1 WHERE retired_at IS NULL OR retired_at > $1`, k.ActiveFrom); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO auth_signing_keys (kid, alg, private_key, sealed, public_key, active_from) VALUES ($1, 'EdDSA', $2, $3, $4, $5)`,
+			k.Kid, k.Private, k.Sealed, []byte(k.Public), k.ActiveFrom)
+		added = err == nil
+		return err
+	})
+	return added, err
+}
+
+// DropSigningKeys deletes keys retired before t.
+func (p *Postgres) DropSigningKeys(ctx context.Context, before time.Time) error {
+	_, err := p.Pool.Exec(ctx, `DELETE FROM auth_signing_keys WHERE retired_at < $1`, before)
+	return err
+}
