@@ -32,10 +32,13 @@ const (
 // internalPrefix starts the headers that stay between services.
 const internalPrefix = "X-Ihr-"
 
+// Internal reports whether the header named name (canonical) is internal.
+func Internal(name string) bool { return strings.HasPrefix(name, internalPrefix) }
+
 // DropInternal removes the internal headers from h.
 func DropInternal(h http.Header) {
 	for k := range h {
-		if strings.HasPrefix(k, internalPrefix) {
+		if Internal(k) {
 			delete(h, k)
 		}
 	}

@@ -185,3 +185,17 @@ func Redact(raw string) string {
 	}
 	return u.String()
 }
+
+// Parse returns the variable (def when unset) as parse reads it; when parse
+// fails, the error is reported naming the variable and the zero T returned.
+// It is for values with a shape of their own (address lists, origins).
+func Parse[T any](e *Env, name, def string, parse func(string) (T, error)) T {
+	v, _ := e.raw(name, def)
+	t, err := parse(v)
+	if err != nil {
+		e.fail(name, v, err.Error())
+		var zero T
+		return zero
+	}
+	return t
+}

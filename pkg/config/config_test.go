@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,31 @@ func TestNATSReplicas(t *testing.T) {
 		if ReadNATS(e); e.Err() == nil || !strings.Contains(e.Err().Error(), "IHR_NATS_REPLICAS") {
 			t.Errorf("IHR_NATS_REPLICAS=%s accepted (%v)", bad, e.Err())
 		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	words := func(s string) ([]string, error) {
+		if strings.Contains(s, "!") {
+			return nil, errors.New("no exclamation marks")
+		}
+		return strings.Fields(s), nil
+	}
+	e := FromMap(map[string]string{"IHR_WORDS": "a b", "IHR_BAD": "a!"})
+	if got := Parse(e, "IHR_WORDS", "x", words); len(got) != 2 || got[1] != "b" {
+		t.Errorf("IHR_WORDS read as %q", got)
+	}
+	if got := Parse(e, "IHR_UNSET", "x y z", words); len(got) != 3 {
+		t.Errorf("the default read as %q", got)
+	}
+	if got := Parse(e, "IHR_BAD", "x", words); got != nil {
+		t.Errorf("a bad value read as %q", got)
+	}
+	err := e.Err()
+	if err == nil || !strings.Contains(err.Error(), `invalid IHR_BAD="a!": no exclamation marks`) {
+		t.Errorf("got %v", err)
+	}
+	if vars := e.Vars(); len(vars) != 3 || vars[1] != (Var{"IHR_UNSET", "x y z"}) {
+		t.Errorf("vars %v", vars)
 	}
 }

@@ -12,6 +12,13 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   page.setDefaultTimeout(30000);
+  // The gateway's Content-Security-Policy must let the page do all of this.
+  const violations = [];
+  await page.exposeFunction("cspViolation", (v) => violations.push(v));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`));
+  });
   await page.goto(base + "/ihr/api/docs");
   const op = page.locator("#operations-hegemony-hegemony");
   await op.locator(".opblock-summary").click();
@@ -26,6 +33,10 @@ try {
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
   if (!code.startsWith("200") || !body.includes('"results"') || !body.includes('"originasn": 2497')) {
     console.error(`unexpected answer: ${code}\n${body.slice(0, 500)}`);
+    process.exit(1);
+  }
+  if (violations.length > 0) {
+    console.error(`Content-Security-Policy violations:\n${violations.join("\n")}`);
     process.exit(1);
   }
   console.log(`docs page: Try it out on hegemony answered ${code}`);

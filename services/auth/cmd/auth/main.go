@@ -13,6 +13,7 @@ import (
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/service"
+	"github.com/ihr-go/ihr/services/auth/internal/alerts"
 	"github.com/ihr-go/ihr/services/auth/internal/app"
 	"github.com/ihr-go/ihr/services/auth/internal/httpapi"
 	"github.com/ihr-go/ihr/services/auth/internal/mail"
@@ -85,21 +86,20 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	rt.Go(func() { refreshKeys(ctx, rt, keys) })
 
 	queue := &mail.Queue{Bus: bus, Propagator: rt.HTTP.Propagator}
-	if s.mail.URL == "" && !rt.Common.Dev() {
-		// Mails wait in the work queue until a sender can send them.
-		rt.Log.Warn("IHR_SMTP_URL is not set: e-mails (confirmations, resets, alerts) are queued, not sent")
-		rt.Health.Add("smtp", false, func(context.Context) error { return errors.New("IHR_SMTP_URL is not set") })
-	} else if err := startSender(ctx, rt, s.mail, bus); err != nil {
+	if err := startSender(ctx, rt, s.mail, bus); err != nil {
 		return nil, err
 	}
 
 	svc := &app.Service{Store: st, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
 		Mail: mailer{queue}, Events: revocations{bus}, Config: s.app, Log: rt.Log}
+	alarms := &alerts.Consumer{Bus: bus, Alerter: svc, Log: rt.Log}
+	rt.Go(func() { alarms.Run(ctx) })
 	api := &httpapi.API{App: svc, JWKS: keys.JWKS, Log: rt.Log}
 	return api.Handler(), nil
 }
 
-// startSender sends the queued e-mails (in dev without SMTP, logs them).
+// startSender sends the queued e-mails (in dev without SMTP, logs them;
+// in prod without SMTP, leaves them queued).
 func startSender(ctx context.Context, rt *service.Runtime, cfg mail.Config, bus *natsx.Bus) error {
 	sender, err := mail.NewSender(cfg, bus, mail.Options{Log: rt.Log, Meter: rt.Meter("github.com/ihr-go/ihr/services/auth"),
 		Tracer: rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/auth"), Propagator: rt.HTTP.Propagator, Dev: rt.Common.Dev()})

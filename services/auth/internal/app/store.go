@@ -178,4 +178,11 @@ type Store interface {
 	SetMonitored(ctx context.Context, user int64, set []Monitored) error
 
 	Audit(ctx context.Context, e AuditEntry) error
+
+	// MonitoredAlarms returns the alarms of a bin of an alarm dataset that
+	// concern networks active users monitor, one per user and network.
+	MonitoredAlarms(ctx context.Context, dataset string, af int, timebin time.Time) ([]Alarm, error)
+	// Unalerted returns the alarms of ids not mailed to user yet.
+	Unalerted(ctx context.Context, user int64, ids []string) ([]string, error)
+	MarkAlerted(ctx context.Context, user int64, ids []string) error
 }

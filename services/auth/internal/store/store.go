@@ -440,3 +440,62 @@ func (p *Postgres) DropSigningKeys(ctx context.Context, before time.Time) error 
 	_, err := p.Pool.Exec(ctx, `DELETE FROM auth_signing_keys WHERE retired_at < $1`, before)
 	return err
 }
+
+// MonitoredAlarms returns the alarms of a bin that concern monitored networks.
+func (p *Postgres) MonitoredAlarms(ctx context.Context, dataset string, af int, timebin time.Time) ([]app.Alarm, error) {
+	var query string
+	switch dataset {
+	case "hegemony_alarms":
+		// An origin's dependency changed: it concerns the origin and the dependency.
+		query = `SELECT u.id, u.email, m.notify_level, m.asn,
+				'AS' || a.originasn_id || ' depends differently on AS' || a.asn_id || ' (IPv' || a.af || ')', a.deviation,
+				'hegemony_alarms:' || a.af || ':' || extract(epoch FROM a.timebin)::bigint || ':' || a.originasn_id || ':' || a.asn_id
+			FROM ihr_hegemony_alarms a
+			JOIN auth_monitored_asns m ON m.asn IN (a.originasn_id, a.asn_id)
+			JOIN auth_users u ON u.id = m.user_id AND u.status = 'active'
+			WHERE a.timebin = $1 AND a.af = $2
+			ORDER BY u.id, abs(a.deviation) DESC`
+	case "atlas_delay_alarms":
+		query = `SELECT u.id, u.email, m.notify_level, m.asn,
+				'Network delay from ' || s.type || s.af || s.name || ' to ' || e.type || e.af || e.name, a.deviation,
+				'atlas_delay_alarms:' || extract(epoch FROM a.timebin)::bigint || ':' || a.startpoint_id || ':' || a.endpoint_id
+			FROM ihr_atlas_delay_alarms a
+			JOIN ihr_atlas_location s ON s.id = a.startpoint_id
+			JOIN ihr_atlas_location e ON e.id = a.endpoint_id
+			JOIN auth_monitored_asns m ON (s.type = 'AS' AND s.name = m.asn::text) OR (e.type = 'AS' AND e.name = m.asn::text)
+			JOIN auth_users u ON u.id = m.user_id AND u.status = 'active'
+			WHERE a.timebin = $1 AND s.af = $2
+			ORDER BY u.id, abs(a.deviation) DESC`
+	default:
+		return nil, fmt.Errorf("no alarms in dataset %q", dataset)
+	}
+	rows, err := p.Pool.Query(ctx, query, timebin, af)
+	if err != nil {
+		return nil, err
+	}
+	var out []app.Alarm
+	for rows.Next() {
+		var a app.Alarm
+		if err := rows.Scan(&a.UserID, &a.Email, &a.Level, &a.ASN, &a.What, &a.Deviation, &a.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Unalerted returns the alarms of ids not mailed to user yet.
+func (p *Postgres) Unalerted(ctx context.Context, user int64, ids []string) ([]string, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT DISTINCT id FROM unnest($2::text[]) id
+		WHERE NOT EXISTS (SELECT FROM auth_alerts_sent s WHERE s.user_id = $1 AND s.alarm = id) ORDER BY id`, user, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// MarkAlerted records alarms mailed to user.
+func (p *Postgres) MarkAlerted(ctx context.Context, user int64, ids []string) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_alerts_sent (user_id, alarm) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, user, ids)
+	return err
+}

@@ -8,17 +8,25 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/cache"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/health"
 	"github.com/ihr-go/ihr/pkg/httpx"
+	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/popularity"
+	"github.com/ihr-go/ihr/pkg/ratelimit"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/gateway/internal/edge"
+	"github.com/ihr-go/ihr/services/gateway/internal/headers"
+	"github.com/ihr-go/ihr/services/gateway/internal/limits"
 	"github.com/ihr-go/ihr/services/gateway/internal/proxy"
+	"github.com/redis/go-redis/v9"
 )
 
 type settings struct {
@@ -26,6 +34,14 @@ type settings struct {
 	nats                            config.NATS
 	redisURL                        string
 	edge                            edgeSettings
+	// prefix starts the gateway's Redis keys: popularity, daily quotas.
+	prefix  string
+	rate    rateSettings
+	headers headers.Config
+	body    limits.Body
+	auth    config.Auth
+	// ingestOpen lets anyone ingest (IHR_INGEST_OPEN, a trusted network only).
+	ingestOpen bool
 }
 
 type edgeSettings struct {
@@ -34,18 +50,37 @@ type edgeSettings struct {
 	maxEntry   int
 	revalidate time.Duration
 	logKeys    int
-	prefix     string
+}
+
+type rateSettings struct {
+	on       bool
+	policies []ratelimit.Policy
+	maxKeys  int
+	proxies  limits.Proxies
 }
 
 // compressMin is the smallest answer worth compressing.
 const compressMin = 1024
+
+// roleDefault is a role's limits unless configured: the legacy API's daily
+// throttles for anonymous clients and users, none for pipelines and
+// administrators (they are few, known, and must not stall).
+func roleDefault(role authn.Role) ratelimit.Policy {
+	switch role {
+	case authn.Anonymous:
+		return ratelimit.Policy{Rate: 50, Burst: 100, Day: 250_000}
+	case authn.User:
+		return ratelimit.Policy{Rate: 100, Burst: 200, Day: 1_000_000}
+	}
+	return ratelimit.Policy{Rate: 500, Burst: 1000}
+}
 
 func spec() service.Spec[settings] {
 	return service.Spec[settings]{
 		Name: "gateway",
 		Addr: ":8080",
 		Config: func(e *config.Env) settings {
-			return settings{
+			s := settings{
 				queryURL:     e.URL("IHR_QUERY_URL", "http://127.0.0.1:8081", "http", "https"),
 				authURL:      e.URL("IHR_AUTH_URL", "http://127.0.0.1:8083", "http", "https"),
 				ingestionURL: e.URL("IHR_INGESTION_URL", "http://127.0.0.1:8082", "http", "https"),
@@ -58,9 +93,29 @@ func spec() service.Spec[settings] {
 					// Bounds what a query service of another release serves here unconfirmed.
 					revalidate: e.Duration("IHR_EDGE_CACHE_REVALIDATE", time.Minute, time.Second, 24*time.Hour),
 					logKeys:    e.Int("IHR_CACHE_LOG_KEYS", 4_000_000, 1000, 1_000_000_000),
-					prefix:     e.String("IHR_CACHE_PREFIX", "ihr:"),
 				},
+				prefix:     e.String("IHR_CACHE_PREFIX", "ihr:"),
+				auth:       config.ReadAuth(e),
+				ingestOpen: e.Bool("IHR_INGEST_OPEN", false),
 			}
+			s.rate.on = e.Bool("IHR_RATE_LIMIT", true)
+			for _, role := range authn.Roles {
+				def, v := roleDefault(role), "IHR_RATE_"+strings.ToUpper(string(role))+"_"
+				s.rate.policies = append(s.rate.policies, ratelimit.Policy{Name: string(role),
+					Rate:  e.Float(v+"SECOND", def.Rate, 0.001, 1e9),
+					Burst: e.Int(v+"BURST", def.Burst, 1, 1e9),
+					Day:   int64(e.Int(v+"DAY", int(def.Day), 0, 1e15))})
+			}
+			s.rate.maxKeys = e.Int("IHR_RATE_MAX_KEYS", 1_000_000, 1000, 1e9)
+			s.rate.proxies = config.Parse(e, "IHR_TRUSTED_PROXIES", "", limits.ParseProxies)
+			s.headers = headers.Config{Docs: "/ihr/api/docs",
+				Origins: config.Parse(e, "IHR_CORS_ORIGINS", "*", headers.ParseOrigins),
+				HSTS:    e.Duration("IHR_HSTS_MAX_AGE", 365*24*time.Hour, 0, 5*365*24*time.Hour)}
+			s.body = limits.Body{IngestPrefix: "/ihr/api/ingest/",
+				Default: int64(e.Int("IHR_GATEWAY_MAX_BODY", 1<<20, 1, 1<<40)),
+				// The ingestion service's own IHR_INGEST_MAX_BODY default.
+				Ingest: int64(e.Int("IHR_GATEWAY_MAX_INGEST_BODY", 64<<20, 1, 1<<40))}
+			return s
 		},
 		Start: start,
 	}
@@ -70,6 +125,18 @@ func main() { service.Main(spec()) }
 
 func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, error) {
 	client, probe := rt.HTTP.Client(0), rt.HTTP.Client(2*time.Second)
+	// The results stream (the edge cache) and revocations come from NATS;
+	// without it the gateway serves on, degraded.
+	bus, err := rt.NATS(ctx, s.nats, false)
+	if err != nil {
+		return nil, err
+	}
+	var rdb *redis.Client
+	if s.edge.on || s.rate.on {
+		if rdb, err = rt.Redis(s.redisURL); err != nil {
+			return nil, err
+		}
+	}
 	mux := http.NewServeMux()
 	// Public reads keep working without auth or ingestion, so only the query
 	// service is critical for readiness.
@@ -80,7 +147,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		paths    []string
 	}{
 		{"query", s.queryURL, true, []string{"/ihr/api/"}},
-		{"auth", s.authURL, false, []string{"/ihr/api/auth/", "/ihr/api/users/"}},
+		{"auth", s.authURL, false, []string{"/ihr/api/auth/", "/ihr/api/users", "/ihr/api/users/"}},
 		{"ingestion", s.ingestionURL, false, []string{"/ihr/api/ingest/"}},
 	} {
 		target, err := url.Parse(up.rawURL)
@@ -90,7 +157,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		edged := up.name == "query" && s.edge.on
 		var h http.Handler = proxy.New(target, client.Transport, rt.Log, edged)
 		if edged {
-			if h, err = startEdge(ctx, rt, s, h); err != nil {
+			if h, err = startEdge(ctx, rt, s, h, rdb, bus); err != nil {
 				return nil, err
 			}
 		}
@@ -101,27 +168,49 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	// The site root leads to the API documentation, as the legacy API's did.
 	mux.Handle("GET /{$}", http.RedirectHandler("/ihr/api/docs", http.StatusTemporaryRedirect))
-	return httpx.Compress(compressMin, mux), nil
+
+	// Outermost first: security and CORS headers on every answer (and
+	// preflights answered), who the request acts as, the rate limits (by
+	// identity, so refused credentials count against their address), the
+	// route's permission, then the body limits. /healthz, /readyz and
+	// /metrics are served before all of them.
+	h := authn.Authorize(routes(s.ingestOpen), s.body.Wrap(httpx.Compress(compressMin, mux)))
+	if s.rate.on {
+		rate, err := startRate(ctx, rt, s, rdb)
+		if err != nil {
+			return nil, err
+		}
+		h = rate.Wrap(h)
+	}
+	h = authn.Identify(rt.Credentials(ctx, s.auth, bus), h)
+	return headers.New(s.headers).Wrap(h), nil
+}
+
+// routes is the permission table the gateway checks; open, ingesting
+// needs no credentials (IHR_INGEST_OPEN, for a developer machine).
+func routes(open bool) []authn.Route {
+	if !open {
+		return authn.Routes
+	}
+	out := slices.Clone(authn.Routes)
+	for i, r := range out {
+		if r.Permission == authn.Ingest {
+			out[i].Permission = authn.Public
+		}
+	}
+	return out
 }
 
 // startEdge puts the gateway's cache in front of the query service. It
 // follows the results stream itself; without NATS it only passes requests on.
-func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream http.Handler) (*edge.Edge, error) {
-	bus, err := rt.NATS(ctx, s.nats, false)
-	if err != nil {
-		return nil, err
-	}
-	rdb, err := rt.Redis(s.redisURL)
-	if err != nil {
-		return nil, err
-	}
+func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream http.Handler, rdb *redis.Client, bus *natsx.Bus) (*edge.Edge, error) {
 	l1 := cache.NewLRU(int64(s.edge.bytes))
 	log := freshness.NewLog(s.edge.logKeys)
 	metrics, err := edge.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), l1, log)
 	if err != nil {
 		return nil, err
 	}
-	pop := &popularity.Recorder{Redis: rdb, Prefix: s.edge.prefix}
+	pop := &popularity.Recorder{Redis: rdb, Prefix: s.prefix}
 	comp := edge.NewCompressor(l1, compressMin)
 	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log}
 	rt.Go(func() { f.Run(ctx) })
@@ -129,4 +218,17 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })
 	return &edge.Edge{Upstream: upstream, L1: l1, Log: log, Popular: pop, MaxEntry: s.edge.maxEntry,
 		Revalidate: s.edge.revalidate, Metrics: metrics, Compress: comp.Add}, nil
+}
+
+// startRate starts the rate limiter: per-second limits in memory, daily
+// quotas shared through Redis. Clients are told apart by their principal,
+// anonymous ones by address.
+func startRate(ctx context.Context, rt *service.Runtime, s settings, rdb *redis.Client) (*limits.Rate, error) {
+	lim, err := ratelimit.New(ratelimit.Options{Redis: rdb, Prefix: s.prefix, Meter: rt.Meter("github.com/ihr-go/ihr/pkg/ratelimit"),
+		Log: rt.Log, MaxKeys: s.rate.maxKeys}, s.rate.policies...)
+	if err != nil {
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
+	rt.Go(func() { lim.Run(ctx) })
+	return limits.NewRate(lim, limits.ByPrincipal(s.rate.proxies))
 }

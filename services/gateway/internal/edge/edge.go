@@ -11,6 +11,7 @@ package edge
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,10 +190,14 @@ func (x *Edge) fresh(e *cache.Entry) bool {
 func (x *Edge) serve(w http.ResponseWriter, r *http.Request, e *cache.Entry, from string) {
 	x.Popular.Hit(e.Header.Get(cache.HeaderKey))
 	h := w.Header()
+	// The internal ones are left out rather than added and dropped: every
+	// key added to the answer's header map costs (it grows past 8 keys,
+	// and net/http copies it whole when the header is written).
 	for k, v := range e.Header {
-		h[k] = v
+		if !cache.Internal(k) {
+			h[k] = v
+		}
 	}
-	cache.DropInternal(h)
 	h.Set(cache.HeaderCache, from)
 	tag, body := e.ETag, e.Body
 	if coding := httpx.Encoding(r.Header.Get("Accept-Encoding")); coding != "" {
@@ -215,10 +220,19 @@ func (x *Edge) serve(w http.ResponseWriter, r *http.Request, e *cache.Entry, fro
 	}
 }
 
-// writeCaptured sends an answer held by capt, as it came.
+// writeCaptured sends an answer held by capt, as it came (its Vary added
+// to what the gateway's own middleware put there).
 func (x *Edge) writeCaptured(w http.ResponseWriter, capt *cache.Capture) {
 	h := w.Header()
 	for k, v := range capt.Header() {
+		if k == "Vary" {
+			for _, f := range v {
+				if !slices.Contains(h[k], f) {
+					h[k] = append(h[k][:len(h[k]):len(h[k])], f) // the slice may be shared: append to a copy
+				}
+			}
+			continue
+		}
 		h[k] = v
 	}
 	cache.DropInternal(h)

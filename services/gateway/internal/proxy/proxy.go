@@ -10,7 +10,13 @@ import (
 
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/cache"
+	"github.com/ihr-go/ihr/services/gateway/internal/limits"
 )
+
+// gatewayHeaders are the answer headers only the gateway sets (canonical names).
+var gatewayHeaders = []string{"X-Request-Id", "X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security",
+	"Content-Security-Policy", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+	"Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age", "Access-Control-Allow-Credentials"}
 
 // New returns a reverse proxy to target. Requests go through transport (an
 // instrumented one propagates the trace context); X-Forwarded-* headers are
@@ -35,9 +41,12 @@ func New(target *url.URL, transport http.RoundTripper, log *slog.Logger, interna
 			}
 		},
 		Transport: transport,
-		// The gateway sets the request id itself; upstream's copy would repeat it.
+		// The gateway sets the request id, the security and the CORS headers
+		// itself; upstream's copies would repeat them.
 		ModifyResponse: func(res *http.Response) error {
-			res.Header.Del("X-Request-Id")
+			for _, k := range gatewayHeaders {
+				delete(res.Header, k) // canonical already
+			}
 			if !internal {
 				cache.DropInternal(res.Header)
 			}
@@ -46,6 +55,10 @@ func New(target *url.URL, transport http.RoundTripper, log *slog.Logger, interna
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the client left: nothing failed, and nobody reads an answer
+			}
+			if tooLarge := limits.TooLargeError(err); tooLarge != nil {
+				apierr.Write(w, tooLarge) // the body was cut at the gateway's limit: upstream saw it fail
+				return
 			}
 			log.WarnContext(r.Context(), "upstream failed", "upstream", target.Host, "err", err)
 			apierr.Write(w, apierr.Wrap(apierr.Unavailable, "upstream_unavailable",

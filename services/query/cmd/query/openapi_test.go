@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/pkg/testkit"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
@@ -54,6 +55,24 @@ func TestOpenAPIDocument(t *testing.T) {
 			if _, ok := results[f.Name]; !ok {
 				t.Errorf("%s: field %s is not in the response schema", e.Path, f.Name)
 			}
+		}
+	}
+	// Every guarded route, with the permission it needs.
+	for _, r := range authn.Routes {
+		item := doc.Paths.Find(r.Path())
+		var op *openapi3.Operation
+		if item != nil {
+			op = item.GetOperation(r.Method())
+		}
+		if op == nil {
+			t.Errorf("%s is not documented", r.Pattern)
+			continue
+		}
+		if got := op.Extensions["x-permission"]; got != string(r.Permission) {
+			t.Errorf("%s: x-permission %v, want %s", r.Pattern, got, r.Permission)
+		}
+		if secured := op.Security != nil && len(*op.Security) > 0; secured != (r.Permission != authn.Public) {
+			t.Errorf("%s: security %v for permission %s", r.Pattern, op.Security, r.Permission)
 		}
 	}
 }

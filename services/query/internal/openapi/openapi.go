@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 )
 
@@ -16,6 +17,14 @@ func Document(endpoints []*endpoint.Endpoint, version string, pageSize int) ([]b
 	paths := map[string]any{}
 	for _, e := range endpoints {
 		paths["/ihr/api/"+e.Path+"/"] = map[string]any{"get": operation(e, pageSize)}
+	}
+	for _, r := range authn.Routes {
+		ops, _ := paths[r.Path()].(map[string]any)
+		if ops == nil {
+			ops = map[string]any{}
+			paths[r.Path()] = ops
+		}
+		ops[strings.ToLower(r.Method())] = guarded(r)
 	}
 	doc := map[string]any{
 		"openapi": "3.1.0",
@@ -35,9 +44,59 @@ func Document(endpoints []*endpoint.Endpoint, version string, pageSize int) ([]b
 				"type": map[string]any{"type": "string"}, "loc": stringList(), "msg": map[string]any{"type": "string"}, "input": map[string]any{"type": "string"},
 			}, "type", "loc", "msg")}}, "detail"),
 			"Error": object(map[string]any{"error": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}}, "error", "message"),
-		}},
+		},
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer",
+				"description": "An access token (a JWT from /ihr/api/users/login or the token endpoint) or an API key (ihr_<id>_<secret>)."}}},
 	}
 	return json.Marshal(doc)
+}
+
+// guarded documents a route of the permission table: what it needs
+// (x-permission, and the bearer scheme unless public) and its errors.
+func guarded(r authn.Route) map[string]any {
+	path, tag := r.Path(), "auth"
+	switch {
+	case strings.HasPrefix(path, "/ihr/api/users"):
+		tag = "users"
+	case strings.HasPrefix(path, "/ihr/api/ingest/"):
+		tag = "ingest"
+	}
+	op := map[string]any{
+		"operationId":  strings.NewReplacer("/ihr/api/", "", "/", "_", "{", "", "}", "", ".", "_", "-", "_").Replace(strings.ToLower(r.Method()) + "_" + path),
+		"summary":      r.Summary,
+		"tags":         []string{tag},
+		"x-permission": string(r.Permission),
+		"responses": map[string]any{
+			"2XX": map[string]any{"description": "Done.", "content": jsonContent(map[string]any{"type": "object"})},
+			"400": map[string]any{"description": "The body or a parameter is not valid.", "content": jsonContent(ref("Error"))},
+			"429": map[string]any{"description": "Too many requests (Retry-After says when to try again).", "content": jsonContent(ref("Error"))},
+		},
+	}
+	if r.Permission != authn.Public {
+		op["security"] = []any{map[string]any{"bearer": []string{}}}
+		op["description"] = "Needs the " + string(r.Permission) + " permission (docs/security.md)."
+		responses := op["responses"].(map[string]any)
+		responses["401"] = map[string]any{"description": "No credentials, or refused ones.", "content": jsonContent(ref("Error"))}
+		responses["403"] = map[string]any{"description": "The credentials' role lacks the permission.", "content": jsonContent(ref("Error"))}
+	}
+	var params []any
+	for _, name := range []string{"id", "dataset"} {
+		if strings.Contains(path, "{"+name+"}") {
+			params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+	}
+	if params != nil {
+		op["parameters"] = params
+	}
+	switch r.Method() {
+	case "POST", "PUT", "PATCH":
+		ctype := "application/json"
+		if strings.HasPrefix(path, "/ihr/api/auth/") && (strings.HasSuffix(path, "/token") || strings.HasSuffix(path, "/revoke") || strings.HasSuffix(path, "/introspect")) {
+			ctype = "application/x-www-form-urlencoded"
+		}
+		op["requestBody"] = map[string]any{"content": map[string]any{ctype: map[string]any{"schema": map[string]any{"type": "object"}}}}
+	}
+	return op
 }
 
 func object(props map[string]any, required ...string) map[string]any {

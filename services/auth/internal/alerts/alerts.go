@@ -1,0 +1,86 @@
+// Package alerts hands the results events of alarm datasets to the alert
+// mails (app.Service.Alert), from a durable consumer of the results stream
+// that starts with the events published after it was first made.
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ihr-go/ihr/pkg/events"
+	"github.com/ihr-go/ihr/pkg/natsx"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Durable names the consumer.
+const Durable = "auth-alerts"
+
+// Alerter mails the alerts of a results event.
+type Alerter interface {
+	Alert(ctx context.Context, res *events.Result) error
+}
+
+// Consumer feeds Alerter.
+type Consumer struct {
+	Bus     *natsx.Bus
+	Alerter Alerter
+	Log     *slog.Logger
+}
+
+// Run consumes until ctx is done, attaching again after failures.
+func (c *Consumer) Run(ctx context.Context) {
+	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+		err := c.consume(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		c.Log.Warn("alert consumer", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (c *Consumer) consume(ctx context.Context) error {
+	cons, err := c.Bus.JS.CreateOrUpdateConsumer(ctx, c.Bus.StreamName(natsx.StreamResults), jetstream.ConsumerConfig{
+		Durable:       Durable,
+		Description:   "auth: mails alarms of monitored networks",
+		FilterSubject: c.Bus.Subject("ihr.results.>"),
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { c.handle(ctx, m) })
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	<-ctx.Done()
+	return nil
+}
+
+func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
+	res, err := events.DecodeResult(m.Data())
+	if err != nil {
+		c.Log.Warn("undecodable results event, skipped", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	if err := c.Alerter.Alert(ctx, res); err != nil {
+		meta, _ := m.Metadata()
+		delay := time.Second
+		if meta != nil {
+			delay = min(time.Duration(1<<min(meta.NumDelivered, 8))*time.Second, 5*time.Minute)
+		}
+		c.Log.Warn("alert mails failed, will retry", "dataset", res.Dataset, "timebin", res.Timebin, "err", err, "retry_in", delay.String())
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	_ = m.Ack()
+}

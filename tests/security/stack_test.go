@@ -1,0 +1,165 @@
+// Package security attacks the real binaries of the auth, ingestion, query
+// and gateway services: forged and revoked credentials, roles reaching
+// beyond themselves, brute force, SQL-looking input and rate limits, each
+// refused at the gateway and again by the service behind it.
+package security
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/ihr-go/ihr/pkg/authn"
+	"github.com/ihr-go/ihr/pkg/testkit"
+)
+
+// stack is the four services on a scratch database, the auth service
+// mailing to a test SMTP server.
+type stack struct {
+	t                               *testing.T
+	db                              string
+	env                             map[string]string
+	smtp                            *testkit.SMTPServer
+	auth, ingestion, query, gateway string
+	mailsTaken                      int
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{t: t, db: testkit.NewDB(t), smtp: testkit.SMTP(t)}
+	testkit.Exec(t, s.db, `INSERT INTO ihr_asn (number, name, tartiflette, disco, ashash) VALUES (2497, 'IIJ', true, true, true)`)
+	s.env = testkit.ServiceEnv(t, s.db)
+	// In dev mode the signing keys are stored unsealed: the test signs
+	// forged tokens with the real key, to show only the forged claim fails.
+	s.auth = testkit.StartBinary(t, "auth", testkit.With(s.env, map[string]string{"IHR_ENV": "dev", "IHR_AUTH_KEY_SECRET": "",
+		"IHR_SMTP_URL": s.smtp.URL(), "IHR_AUTH_LINK_BASE": "https://ihr.example/account", "IHR_AUTH_LOCK_AFTER": "3", "IHR_AUTH_LOCK_FOR": "2s"}))
+	s.env["IHR_AUTH_URL"] = s.auth
+	s.ingestion = testkit.StartBinary(t, "ingestion", s.env)
+	s.query = testkit.StartBinary(t, "query", s.env)
+	s.gateway = s.startGateway(nil)
+	return s
+}
+
+// startGateway starts a gateway in front of the stack, with more settings.
+func (s *stack) startGateway(more map[string]string) string {
+	return testkit.StartBinary(s.t, "gateway", testkit.With(s.env, testkit.With(map[string]string{
+		"IHR_QUERY_URL": s.query, "IHR_INGESTION_URL": s.ingestion}, more)))
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r reply) str(k string) string { v, _ := r.body[k].(string); return v }
+
+// do sends a request to base+path; body is JSON unless url.Values (a form).
+func (s *stack) do(method, base, path, token string, body any) reply {
+	s.t.Helper()
+	var rd io.Reader
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+// gw sends a request through the gateway and fails unless it answers status.
+func (s *stack) gw(status int, method, path, token string, body any) reply {
+	s.t.Helper()
+	r := s.do(method, s.gateway, path, token, body)
+	if r.status != status {
+		s.t.Fatalf("%s %s through the gateway: %d %s, want %d", method, path, r.status, r.raw, status)
+	}
+	return r
+}
+
+var codeInLink = regexp.MustCompile(`\?code=([A-Za-z0-9_-]+)`)
+
+// user registers, confirms (from the mail) and logs in an account.
+func (s *stack) user(email, password string) reply {
+	s.t.Helper()
+	s.gw(http.StatusAccepted, "POST", "/ihr/api/users/register", "", map[string]string{"email": email, "password": password})
+	m := s.smtp.WaitFor(s.t, func(m testkit.Mail) bool {
+		return m.To[0] == email && strings.Contains(m.Subject, "Confirm your IHR account")
+	})
+	code := codeInLink.FindStringSubmatch(m.Text)
+	if code == nil {
+		s.t.Fatalf("no code in %s", m.Text)
+	}
+	s.gw(http.StatusOK, "POST", "/ihr/api/users/confirm", "", map[string]string{"code": code[1]})
+	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": password})
+}
+
+// admin makes an admin account and returns its access token.
+func (s *stack) admin(email string) string {
+	s.t.Helper()
+	s.user(email, "the admin's password")
+	testkit.Exec(s.t, s.db, `UPDATE auth_users SET role = 'admin' WHERE email = $1`, email)
+	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "the admin's password"}).str("access_token")
+}
+
+// signer returns the auth service's current signing key (unsealed in dev).
+func (s *stack) signer() (string, ed25519.PrivateKey) {
+	s.t.Helper()
+	kid := testkit.Scalar[string](s.t, s.db, `SELECT kid FROM auth_signing_keys WHERE NOT sealed ORDER BY active_from DESC LIMIT 1`)
+	seed := testkit.Scalar[[]byte](s.t, s.db, `SELECT private_key FROM auth_signing_keys WHERE kid = $1`, kid)
+	return kid, ed25519.NewKeyFromSeed(seed)
+}
+
+// claims are those the auth service would sign for subject.
+func claims(subject string, role authn.Role, version int) *authn.Claims {
+	now := time.Now()
+	return &authn.Claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "ihr", Subject: subject, Audience: jwt.ClaimStrings{authn.Audience},
+		ExpiresAt: jwt.NewNumericDate(now.Add(10 * time.Minute)), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now),
+		ID: "forged-" + now.Format(time.RFC3339Nano)}, Role: role, Version: version}
+}
+
+// within polls cond every 20 ms and returns how long it took to hold,
+// failing after limit.
+func within(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
