@@ -24,13 +24,13 @@ const hegemonyBin = `{"af":4,"timebin":"2026-12-01T10:15:00Z","run_id":"%s","row
 func TestAttacks(t *testing.T) {
 	s := newStack(t)
 	admin := s.admin("root@example.org")
-	carol := s.user("carol@example.org", "carol's password").str("access_token")
+	carol := s.user("carol@example.org", "carol's password").Str("access_token")
 	carolID := testkit.Scalar[int](t, s.db, `SELECT id::int FROM auth_users WHERE email = 'carol@example.org'`)
 	rows := func() int { return testkit.Scalar[int](t, s.db, `SELECT count(*)::int FROM ihr_hegemony`) }
 
 	// A pipeline key for hegemony only.
 	key := s.gw(http.StatusCreated, "POST", "/ihr/api/auth/api-keys", admin,
-		map[string]any{"name": "hegemony pipeline", "role": "pipeline", "datasets": []string{"hegemony"}}).str("secret")
+		map[string]any{"name": "hegemony pipeline", "role": "pipeline", "datasets": []string{"hegemony"}}).Str("secret")
 	if !strings.HasPrefix(key, "ihr_k") {
 		t.Fatalf("key %q", key)
 	}
@@ -50,7 +50,7 @@ func TestAttacks(t *testing.T) {
 		s.gw(http.StatusOK, "GET", "/ihr/api/users/me", good, nil) // the real key signs what the auth service would
 
 		var set authn.JWKS
-		_ = json.Unmarshal([]byte(s.gw(http.StatusOK, "GET", "/ihr/api/auth/.well-known/jwks.json", "", nil).raw), &set)
+		_ = json.Unmarshal([]byte(s.gw(http.StatusOK, "GET", "/ihr/api/auth/.well-known/jwks.json", "", nil).Raw), &set)
 		pub, _ := base64.RawURLEncoding.DecodeString(set.Keys[0].X)
 		hs := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(fmt.Sprintf("user:%d", carolID), authn.Admin, 0))
 		hs.Header["kid"] = kid
@@ -88,8 +88,8 @@ func TestAttacks(t *testing.T) {
 				if target.method == "POST" {
 					body = fmt.Sprintf(hegemonyBin, "forged")
 				}
-				if r := s.do(target.method, target.base, target.path, tok, body); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
-					t.Errorf("%s on %s %s%s: %d %s", name, target.method, target.base, target.path, r.status, r.raw)
+				if r := s.do(target.method, target.base, target.path, tok, body); r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s on %s %s%s: %d %s", name, target.method, target.base, target.path, r.Status, r.Raw)
 				}
 			}
 		}
@@ -114,8 +114,8 @@ func TestAttacks(t *testing.T) {
 		s.gw(http.StatusBadRequest, "POST", "/ihr/api/auth/api-keys", carol, map[string]any{"name": "escalate", "scopes": []string{"ingest"}})
 		// The pipeline key: another dataset, and accounts.
 		s.gw(http.StatusForbidden, "POST", "/ihr/api/ingest/atlas_delay", key, `{"af":4,"timebin":"2026-12-01T10:00:00Z","run_id":"x","rows":[]}`)
-		if r := s.do("POST", s.ingestion, "/ihr/api/ingest/atlas_delay", key, `{}`); r.status != http.StatusForbidden {
-			t.Errorf("the pipeline key on another dataset, at ingestion itself: %d %s", r.status, r.raw)
+		if r := s.do("POST", s.ingestion, "/ihr/api/ingest/atlas_delay", key, `{}`); r.Status != http.StatusForbidden {
+			t.Errorf("the pipeline key on another dataset, at ingestion itself: %d %s", r.Status, r.Raw)
 		}
 		s.gw(http.StatusForbidden, "GET", "/ihr/api/users", key, nil)
 		s.gw(http.StatusForbidden, "GET", "/ihr/api/users/me", key, nil)
@@ -128,25 +128,25 @@ func TestAttacks(t *testing.T) {
 		id := authn.KeyID(key)
 		s.gw(http.StatusNoContent, "DELETE", "/ihr/api/auth/api-keys/"+id, admin, nil)
 		took := within(t, time.Second, "the gateway refusing the revoked key", func() bool {
-			return s.do("POST", s.gateway, "/ihr/api/ingest/hegemony", key, fmt.Sprintf(hegemonyBin, "revoked")).status == http.StatusUnauthorized
+			return s.do("POST", s.gateway, "/ihr/api/ingest/hegemony", key, fmt.Sprintf(hegemonyBin, "revoked")).Status == http.StatusUnauthorized
 		})
 		t.Logf("the gateway refused the revoked key %s after the revocation", took.Round(time.Millisecond))
 		within(t, time.Second, "ingestion refusing the revoked key", func() bool {
-			return s.do("POST", s.ingestion, "/ihr/api/ingest/hegemony", key, fmt.Sprintf(hegemonyBin, "revoked")).status == http.StatusUnauthorized
+			return s.do("POST", s.ingestion, "/ihr/api/ingest/hegemony", key, fmt.Sprintf(hegemonyBin, "revoked")).Status == http.StatusUnauthorized
 		})
 	})
 
 	t.Run("a refresh token replayed revokes the login", func(t *testing.T) {
 		login := s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": "carol@example.org", "password": "carol's password"})
-		rotated := s.gw(http.StatusOK, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.str("refresh_token")})
-		access := rotated.str("access_token")
+		rotated := s.gw(http.StatusOK, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.Str("refresh_token")})
+		access := rotated.Str("access_token")
 		s.gw(http.StatusOK, "GET", "/ihr/api/users/me", access, nil)
-		s.gw(http.StatusUnauthorized, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.str("refresh_token")})
+		s.gw(http.StatusUnauthorized, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.Str("refresh_token")})
 		took := within(t, time.Second, "the gateway refusing the login's access token", func() bool {
-			return s.do("GET", s.gateway, "/ihr/api/networks/?number=2497", access, nil).status == http.StatusUnauthorized
+			return s.do("GET", s.gateway, "/ihr/api/networks/?number=2497", access, nil).Status == http.StatusUnauthorized
 		})
 		t.Logf("the replayed login's access token refused %s after the replay", took.Round(time.Millisecond))
-		s.gw(http.StatusUnauthorized, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": rotated.str("refresh_token")})
+		s.gw(http.StatusUnauthorized, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": rotated.Str("refresh_token")})
 	})
 
 	t.Run("SQL-looking input in every field", func(t *testing.T) {
@@ -185,17 +185,17 @@ func TestAttacks(t *testing.T) {
 				{401, "GET", "/ihr/api/users/me", v, nil},
 				{401, "POST", "/ihr/api/ingest/hegemony", "ihr_" + v + "_" + v, fmt.Sprintf(hegemonyBin, "sql")},
 			} {
-				if r := s.do(c.method, s.gateway, c.path, c.token, c.body); r.status != c.status {
-					t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, v, r.status, r.raw, c.status)
+				if r := s.do(c.method, s.gateway, c.path, c.token, c.body); r.Status != c.status {
+					t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, v, r.Status, r.Raw, c.status)
 				}
 			}
 			// Values stored as they are: a key named with SQL, and an address search.
 			named := s.gw(http.StatusCreated, "POST", "/ihr/api/auth/api-keys", admin, map[string]any{"name": v, "scopes": []string{}})
-			if k, _ := named.body["api_key"].(map[string]any); k["name"] != v {
+			if k, _ := named.Body["api_key"].(map[string]any); k["name"] != v {
 				t.Errorf("a key named %q came back as %v", v, k["name"])
 			}
-			if r := s.gw(http.StatusOK, "GET", "/ihr/api/users?email="+url.QueryEscape(v), admin, nil); r.body["count"] != 0.0 {
-				t.Errorf("an address search for %q found %v", v, r.body["count"])
+			if r := s.gw(http.StatusOK, "GET", "/ihr/api/users?email="+url.QueryEscape(v), admin, nil); r.Body["count"] != 0.0 {
+				t.Errorf("an address search for %q found %v", v, r.Body["count"])
 			}
 		}
 		after := testkit.Scalar[string](t, s.db, `SELECT (SELECT count(*) FROM auth_users) || '/' || (SELECT count(*) - $1 FROM auth_api_keys) || '/' ||
@@ -221,8 +221,8 @@ func TestLoginBruteForce(t *testing.T) {
 	for i := range 3 { // IHR_AUTH_LOCK_AFTER
 		k, dk := attempt("dana@example.org", fmt.Sprintf("guess %d", i))
 		u, du := attempt("nobody@example.org", fmt.Sprintf("guess %d", i))
-		if k.status != http.StatusUnauthorized || k.raw != u.raw || k.status != u.status {
-			t.Fatalf("attempt %d: known %d %s, unknown %d %s", i, k.status, k.raw, u.status, u.raw)
+		if k.Status != http.StatusUnauthorized || k.Raw != u.Raw || k.Status != u.Status {
+			t.Fatalf("attempt %d: known %d %s, unknown %d %s", i, k.Status, k.Raw, u.Status, u.Raw)
 		}
 		known, unknown = append(known, dk), append(unknown, du)
 	}
@@ -236,13 +236,13 @@ func TestLoginBruteForce(t *testing.T) {
 	// Locked now, both: even the right password waits.
 	k, _ := attempt("dana@example.org", "dana's real password")
 	u, _ := attempt("nobody@example.org", "anything")
-	if k.status != http.StatusTooManyRequests || u.status != http.StatusTooManyRequests || k.header.Get("Retry-After") == "" ||
-		k.str("error") != u.str("error") {
-		t.Fatalf("locked: known %d %s, unknown %d %s", k.status, k.raw, u.status, u.raw)
+	if k.Status != http.StatusTooManyRequests || u.Status != http.StatusTooManyRequests || k.Header.Get("Retry-After") == "" ||
+		k.Str("error") != u.Str("error") {
+		t.Fatalf("locked: known %d %s, unknown %d %s", k.Status, k.Raw, u.Status, u.Raw)
 	}
 	within(t, 10*time.Second, "the lock to end", func() bool {
 		r, _ := attempt("dana@example.org", "dana's real password")
-		return r.status == http.StatusOK
+		return r.Status == http.StatusOK
 	})
 	if n := testkit.Scalar[int](t, s.db, `SELECT count(*)::int FROM auth_audit WHERE action = 'login_failed'`); n < 6 {
 		t.Errorf("%d failed logins audited, want 6", n)

@@ -5,12 +5,8 @@
 package security
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,57 +50,20 @@ func (s *stack) startGateway(more map[string]string) string {
 		"IHR_QUERY_URL": s.query, "IHR_INGESTION_URL": s.ingestion}, more)))
 }
 
-type reply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
+type reply = testkit.Reply
 
-func (r reply) str(k string) string { v, _ := r.body[k].(string); return v }
-
-// do sends a request to base+path; body is JSON unless url.Values (a form).
+// do sends a request to base+path.
 func (s *stack) do(method, base, path, token string, body any) reply {
 	s.t.Helper()
-	var rd io.Reader
-	ctype := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case url.Values:
-		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	return testkit.Request(s.t, method, base+path, token, body)
 }
 
 // gw sends a request through the gateway and fails unless it answers status.
 func (s *stack) gw(status int, method, path, token string, body any) reply {
 	s.t.Helper()
 	r := s.do(method, s.gateway, path, token, body)
-	if r.status != status {
-		s.t.Fatalf("%s %s through the gateway: %d %s, want %d", method, path, r.status, r.raw, status)
+	if r.Status != status {
+		s.t.Fatalf("%s %s through the gateway: %d %s, want %d", method, path, r.Status, r.Raw, status)
 	}
 	return r
 }
@@ -131,7 +90,7 @@ func (s *stack) admin(email string) string {
 	s.t.Helper()
 	s.user(email, "the admin's password")
 	testkit.Exec(s.t, s.db, `UPDATE auth_users SET role = 'admin' WHERE email = $1`, email)
-	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "the admin's password"}).str("access_token")
+	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "the admin's password"}).Str("access_token")
 }
 
 // signer returns the auth service's current signing key (unsealed in dev).

@@ -23,10 +23,10 @@ import (
 func TestAlarmAlerts(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	dana := r.register("dana@example.org", "dana's password 1").str("access_token")
+	dana := r.register("dana@example.org", "dana's password 1").Str("access_token")
 	r.must(http.StatusOK, "PUT", "/ihr/api/users/me/monitored-asns", dana, map[string]any{"monitored_asns": []map[string]any{
 		{"asn": 2497, "notify_level": 5}, {"asn": 3356, "notify_level": 10}}})
-	erin := r.register("erin@example.org", "erin's password 1").str("access_token")
+	erin := r.register("erin@example.org", "erin's password 1").Str("access_token")
 	r.must(http.StatusOK, "PUT", "/ihr/api/users/me/monitored-asns", erin, map[string]any{"monitored_asns": []map[string]any{{"asn": 15169, "notify_level": 0}}})
 
 	bus, err := natsx.Connect(context.Background(), config.NATS{URL: r.env["IHR_NATS_URL"], Prefix: r.env["IHR_NATS_PREFIX"]}, false, "test",

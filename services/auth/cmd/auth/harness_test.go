@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,61 +47,24 @@ func newRig(t *testing.T, more map[string]string) *rig {
 	return r
 }
 
-// reply is an answer: its status, headers and JSON body.
-type reply struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
-
-func (r reply) str(key string) string { s, _ := r.body[key].(string); return s }
+// reply is an answer of the service.
+type reply = testkit.Reply
 
 func (r *rig) do(method, path, token string, body any) reply {
 	r.t.Helper()
-	var rd io.Reader
-	ctype := ""
-	switch b := body.(type) {
-	case nil:
-	case url.Values:
-		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
-	case string:
-		rd, ctype = strings.NewReader(b), "application/json"
-	default:
-		j, _ := json.Marshal(b)
-		rd, ctype = bytes.NewReader(j), "application/json"
-	}
-	req, err := http.NewRequest(method, r.svc.URL+path, rd)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	return testkit.Request(r.t, method, r.svc.URL+path, token, body)
 }
 
 // must does the request and fails unless it answers status.
 func (r *rig) must(status int, method, path, token string, body any) reply {
 	r.t.Helper()
 	res := r.do(method, path, token, body)
-	if res.status != status {
+	if res.Status != status {
 		logs := ""
-		if res.status >= 500 {
+		if res.Status >= 500 {
 			logs = "\nlogs:\n" + r.svc.Logs()
 		}
-		r.t.Fatalf("%s %s: %d %s, want %d%s", method, path, res.status, res.raw, status, logs)
+		r.t.Fatalf("%s %s: %d %s, want %d%s", method, path, res.Status, res.Raw, status, logs)
 	}
 	return res
 }
@@ -139,7 +99,7 @@ func (r *rig) admin(email string) string {
 	r.t.Helper()
 	r.register(email, "admin password 0123")
 	testkit.Exec(r.t, r.db, `UPDATE auth_users SET role = 'admin' WHERE email = $1`, email)
-	return r.must(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "admin password 0123"}).str("access_token")
+	return r.must(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "admin password 0123"}).Str("access_token")
 }
 
 func (r *rig) count(sql string, args ...any) int {

@@ -7,12 +7,10 @@ import (
 	"log/slog"
 	"net/mail"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/ihr-go/ihr/pkg/events"
 	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -186,7 +184,7 @@ func (s *Sender) handle(ctx context.Context, m jetstream.Msg) {
 		s.ack(ctx, m, log)
 		return
 	}
-	stop := keepInProgress(m, s.cfg.AckWait/3)
+	stop := natsx.KeepInProgress(m, s.cfg.AckWait/3)
 	err = s.deliver(ctx, t, log)
 	stop()
 	switch {
@@ -257,18 +255,7 @@ func (s *Sender) backoff(meta *jetstream.MsgMetadata) time.Duration {
 // deadLetter copies the task to the DLQ with the reason, then terminates
 // it. If the DLQ cannot take it, the task is retried instead: never lost.
 func (s *Sender) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, kind string, cause error) {
-	dl := &nats.Msg{Subject: s.bus.Subject(DLQSubject), Data: m.Data(), Header: nats.Header{}}
-	dl.Header.Set(events.HeaderError, cause.Error())
-	dl.Header.Set(events.HeaderSubject, m.Subject())
-	dl.Header.Set(events.HeaderMsgID, m.Headers().Get(jetstream.MsgIDHeader))
-	if meta != nil {
-		seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-		dl.Header.Set(events.HeaderSeq, seq)
-		dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+Durable+":"+seq)
-	}
-	if s.prop != nil {
-		natsx.Inject(ctx, s.prop, dl)
-	}
+	dl := natsx.DeadLetter(ctx, s.prop, s.bus.Subject(DLQSubject), Durable, m, cause)
 	log := s.log.With("msg_id", m.Headers().Get(jetstream.MsgIDHeader), "kind", kind)
 	if _, err := s.bus.JS.PublishMsg(ctx, dl); err != nil {
 		log.ErrorContext(ctx, "dead-letter failed, will retry", "err", s.redact(errors.Join(cause, err).Error()))
@@ -282,26 +269,6 @@ func (s *Sender) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstrea
 	if err := m.Term(); err != nil {
 		log.WarnContext(ctx, "term failed", "err", err)
 	}
-}
-
-// keepInProgress tells JetStream the task is still being worked on (a slow
-// SMTP server), until stop is called.
-func keepInProgress(m jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
 
 // address is a recipient as logs may show it: whole in dev mode only.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,15 +11,8 @@ import (
 // login logs in through the auth service and returns the status and body.
 func login(t *testing.T, auth, email, password string) (int, map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
-	resp, err := http.Post(auth+"/ihr/api/users/login", "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body
+	r := testkit.Request(t, "POST", auth+"/ihr/api/users/login", "", map[string]string{"email": email, "password": password})
+	return r.Status, r.Body
 }
 
 // TestImportLegacyAccounts imports Django accounts: they log in with their

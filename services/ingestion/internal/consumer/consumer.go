@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +167,7 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 	ctx, span := c.span(ctx, m)
 	defer span.End()
 
-	stop := keepInProgress(m, c.AckWait/3)
+	stop := natsx.KeepInProgress(m, c.AckWait/3)
 	err := c.dispatch(ctx, m)
 	stop()
 	meta, _ := m.Metadata()
@@ -195,25 +194,6 @@ func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
 		c.Metrics.Message(c.Dataset, outcome)
 		c.nak(ctx, m, meta)
 	}
-}
-
-// keepInProgress tells JetStream the message is still being worked on
-// (a long commit), until stop is called.
-func keepInProgress(m jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // poison reports an error the database answered with (a constraint, a bad
@@ -262,16 +242,7 @@ func (c *Consumer) nak(ctx context.Context, m jetstream.Msg, meta *jetstream.Msg
 // deadLetter copies the message to the DLQ with the reason, then terminates
 // it. If the DLQ cannot take it, the message is retried instead: never lost.
 func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
-	dl := &nats.Msg{Subject: c.Bus.Subject(events.DLQSubject), Data: m.Data(), Header: nats.Header{}}
-	dl.Header.Set(events.HeaderError, cause.Error())
-	dl.Header.Set(events.HeaderSubject, m.Subject())
-	dl.Header.Set(events.HeaderMsgID, m.Headers().Get(jetstream.MsgIDHeader))
-	if meta != nil {
-		seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-		dl.Header.Set(events.HeaderSeq, seq)
-		dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.Durable+":"+seq)
-	}
-	natsx.Inject(ctx, c.Propagator, dl)
+	dl := natsx.DeadLetter(ctx, c.Propagator, c.Bus.Subject(events.DLQSubject), c.Durable, m, cause)
 	if _, err := c.Bus.JS.PublishMsg(ctx, dl); err != nil {
 		c.Log.ErrorContext(ctx, "dead-letter failed, will retry", "subject", m.Subject(), "err", errors.Join(cause, err))
 		c.nak(ctx, m, meta)
