@@ -1,6 +1,9 @@
 package authn
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // Route is a public route and the permission it needs.
 type Route struct {
@@ -52,4 +55,20 @@ var Routes = []Route{
 	{"GET /ihr/api/users", ManageUsers, "List accounts"},
 	{"GET /ihr/api/users/{id}", ManageUsers, "One account"},
 	{"PATCH /ihr/api/users/{id}", ManageUsers, "Set an account's role or disable it"},
+}
+
+// OpsRoutes are the operators' routes, on the services' own ports (the
+// gateway routes none of them).
+var OpsRoutes = []Route{
+	{"GET /debug/cache", Operate, "The query service's caches: entries, freshness, the change log"},
+	{"GET /debug/warm", Operate, "The cache warmer's last runs and what they warmed"},
+}
+
+// Ops guards h, a service's operators' routes, with the OpsRoutes
+// permissions; open lets anyone in (IHR_OPS_OPEN, a developer machine).
+func Ops(v Verifier, open bool, h http.Handler) http.Handler {
+	if open {
+		return h
+	}
+	return Identify(v, Authorize(OpsRoutes, h))
 }

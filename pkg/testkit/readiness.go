@@ -22,6 +22,10 @@ func ServiceEnv(t testing.TB, dbURL string) map[string]string {
 		"IHR_NATS_PREFIX":  prefix,
 		"IHR_CACHE_PREFIX": prefix + ":",
 		"IHR_CACHE_L2_TTL": "10m",
+		// Operators' endpoints (/debug/...) without credentials: the tests
+		// that read them are not about auth (tests/security and the
+		// cachewarmer's test of its own guard are).
+		"IHR_OPS_OPEN": "true",
 		// Required in prod: it seals the auth service's signing keys.
 		"IHR_AUTH_KEY_SECRET": "a test secret sealing signing keys 0123456789",
 		// Every request of a test comes from loopback, one anonymous client

@@ -33,8 +33,10 @@ bin/ihrctl demo-data --scale small --if-empty
 
 "$root/scripts/dev/down.sh" --quiet
 export IHR_ENV="${IHR_ENV:-dev}"
-# HTTP ingest has no authentication yet: open it on the developer machine only.
+# On the developer machine only: anyone may ingest over HTTP and read the
+# operators' /debug endpoints, without credentials (docs/security.md).
 export IHR_INGEST_OPEN="${IHR_INGEST_OPEN:-true}"
+export IHR_OPS_OPEN="${IHR_OPS_OPEN:-true}"
 export IHR_NATS_STORE_DIR="${IHR_NATS_STORE_DIR:-$root/$run_dir/nats}"
 
 declare -A port=([query]=8081 [ingestion]=8082 [auth]=8083 [cachewarmer]=8084 [gateway]=8080)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/health"
@@ -29,6 +30,8 @@ type settings struct {
 	warm     warm.Config
 	interval time.Duration
 	debounce time.Duration
+	auth     config.Auth
+	opsOpen  bool // /debug/warm for anyone (IHR_OPS_OPEN)
 }
 
 func spec() service.Spec[settings] {
@@ -40,6 +43,8 @@ func spec() service.Spec[settings] {
 			return settings{
 				queryURL: e.URL("IHR_QUERY_URL", "http://127.0.0.1:8081", "http", "https"),
 				nats:     config.ReadNATS(e),
+				auth:     config.ReadAuth(e),
+				opsOpen:  e.Bool("IHR_OPS_OPEN", false),
 				redisURL: config.ReadRedis(e),
 				prefix:   e.String("IHR_CACHE_PREFIX", "ihr:"),
 				warm: warm.Config{
@@ -103,5 +108,5 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}}
 	rt.Go(func() { follower.Run(ctx) })
 	rt.Go(func() { sched.Run(ctx) })
-	return httpapi.Handler(w.Runs), nil
+	return authn.Ops(rt.Credentials(ctx, s.auth, bus), s.opsOpen, httpapi.Handler(w.Runs)), nil
 }

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/cache"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/db"
 	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/pkg/httpx"
+	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/ihr-go/ihr/pkg/popularity"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/query/internal/answers"
@@ -39,6 +41,8 @@ type settings struct {
 	etagMax   int
 	cache     cacheSettings
 	lifetimes httpapi.Lifetimes
+	auth      config.Auth
+	opsOpen   bool // /debug/cache for anyone (IHR_OPS_OPEN)
 }
 
 type cacheSettings struct {
@@ -65,6 +69,8 @@ func spec() service.Spec[settings] {
 				db:       config.ReadPostgres(e),
 				redisURL: config.ReadRedis(e),
 				nats:     config.ReadNATS(e),
+				auth:     config.ReadAuth(e),
+				opsOpen:  e.Bool("IHR_OPS_OPEN", false),
 				pageSize: e.Int("IHR_PAGE_SIZE", 100000, 1, 1000000),
 				// Answers up to this size are held whole to be tagged (ETag, 304).
 				etagMax: e.Int("IHR_ETAG_MAX_BYTES", 1<<20, 0, 64<<20),
@@ -119,37 +125,37 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	mux := http.NewServeMux()
 	if s.cache.on {
 		// Reads go on without NATS (the cache falls back to short lifetimes) and without Redis.
-		c, err := startCache(ctx, rt, s, api, endpoints)
+		c, bus, err := startCache(ctx, rt, s, api, endpoints)
 		if err != nil {
 			return nil, err
 		}
 		api.Cache = c
-		mux.Handle("GET /debug/cache", c.Debug())
+		mux.Handle("GET /debug/cache", authn.Ops(rt.Credentials(ctx, s.auth, bus), s.opsOpen, c.Debug()))
 	}
 	mux.Handle("/", api.Handler(endpoints))
 	return httpx.ETag(s.etagMax, mux), nil
 }
 
-func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpapi.API, endpoints []*endpoint.Endpoint) (*answers.Cache, error) {
+func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpapi.API, endpoints []*endpoint.Endpoint) (*answers.Cache, *natsx.Bus, error) {
 	bus, err := rt.NATS(ctx, s.nats, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rdb, err := rt.Redis(s.redisURL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	meter := rt.Meter("github.com/ihr-go/ihr/services/query")
 	log := freshness.NewLog(s.cache.logKeys)
 	l1 := cache.NewLRU(int64(s.cache.l1Bytes))
 	metrics, err := answers.NewMetrics(meter, l1, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	compiled := map[*endpoint.Endpoint]*impact.Endpoint{}
 	for _, e := range endpoints {
 		if compiled[e], err = impact.Compile(e); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	pop := &popularity.Recorder{Redis: rdb, Prefix: s.cache.prefix}
@@ -168,7 +174,7 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 	mat.Redis, mat.Prefix = rdb, s.cache.prefix
 	seen, err := meter.Int64Counter("ihr_query_results_events", metric.WithDescription("Results events received, by dataset."))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, OnChange: func(ctx context.Context, ch *freshness.Change) {
 		seen.Add(ctx, 1, metric.WithAttributes(attribute.String("dataset", ch.Dataset)))
@@ -180,7 +186,7 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 	rt.Go(func() { l2.Run(ctx) })
 	rt.Go(func() { mat.Run(ctx) })
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, func(error) { metrics.Error("popularity") }) })
-	return c, nil
+	return c, bus, nil
 }
 
 // release names the build, so that entries another build wrote (whose
