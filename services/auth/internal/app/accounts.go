@@ -25,6 +25,14 @@ const (
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// hours says d, a whole number of hours, in words.
+func hours(d time.Duration) string {
+	if n := int64(d / time.Hour); n != 1 {
+		return itoa(n) + " hours"
+	}
+	return "an hour"
+}
+
 var (
 	errCredentials  = apierr.New(apierr.Unauthenticated, "invalid_credentials", "Wrong e-mail address or password")
 	errInvalidGrant = apierr.New(apierr.Unauthenticated, "invalid_grant", "The refresh token is unknown, expired, revoked or already used")
@@ -86,7 +94,7 @@ func (s *Service) mailCode(ctx context.Context, u User, purpose, to, newEmail st
 	default:
 		subject, page, what = "Confirm your new e-mail address", "confirm-email", "To use this address for your IHR account"
 	}
-	text := what + ", open this link within " + ttl.String() + ":\n\n" + s.Config.LinkBase + "/" + page + "?code=" + code +
+	text := what + ", open this link within " + hours(ttl) + ":\n\n" + s.Config.LinkBase + "/" + page + "?code=" + code +
 		"\n\nor give this code: " + code + "\n\nIf you did not ask for it, ignore this message.\n"
 	// The id names the code without giving it away (it is logged and sent in headers).
 	return s.Mail.Send(ctx, Mail{ID: purpose + ":" + hex.EncodeToString(digest(code)[:12]), Kind: purpose, To: to, Subject: subject, Text: text})
