@@ -83,7 +83,24 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if err := keys.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	rt.Go(func() { refreshKeys(ctx, rt, keys) })
+	// Another replica may have rotated the keys; they are rotated when due.
+	rt.Go(func() {
+		every(ctx, time.Minute, func() {
+			if err := keys.Refresh(ctx); err != nil {
+				rt.Log.Error("refresh signing keys", "err", err)
+			}
+		})
+	})
+	// What an attacker makes the service write (failed logins, codes) must not pile up.
+	rt.Go(func() {
+		every(ctx, time.Hour, func() {
+			if n, err := st.Housekeep(ctx); err != nil {
+				rt.Log.Warn("housekeeping", "err", err)
+			} else if n > 0 {
+				rt.Log.Info("housekeeping", "deleted", n)
+			}
+		})
+	})
 
 	queue := &mail.Queue{Bus: bus, Propagator: rt.HTTP.Propagator}
 	if err := startSender(ctx, rt, s.mail, bus); err != nil {
@@ -115,19 +132,16 @@ func startSender(ctx context.Context, rt *service.Runtime, cfg mail.Config, bus 
 	return nil
 }
 
-// refreshKeys reloads the signing keys every minute (another replica may
-// have rotated them) and rotates them when due.
-func refreshKeys(ctx context.Context, rt *service.Runtime, keys *signing.Keys) {
-	t := time.NewTicker(time.Minute)
+// every runs f every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := keys.Refresh(ctx); err != nil {
-				rt.Log.Error("refresh signing keys", "err", err)
-			}
+			f()
 		}
 	}
 }

@@ -499,3 +499,23 @@ func (p *Postgres) MarkAlerted(ctx context.Context, user int64, ids []string) er
 	_, err := p.Pool.Exec(ctx, `INSERT INTO auth_alerts_sent (user_id, alarm) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, user, ids)
 	return err
 }
+
+// Housekeep deletes what no longer serves: spent or expired codes,
+// refresh tokens expired a day ago, failed logins not seen for a day,
+// alert records past the time a bin is re-run. It returns the rows deleted.
+func (p *Postgres) Housekeep(ctx context.Context) (int64, error) {
+	var n int64
+	for _, q := range []string{
+		`DELETE FROM auth_codes WHERE expires_at < now() - interval '1 day'`,
+		`DELETE FROM auth_refresh_tokens WHERE expires_at < now() - interval '1 day'`,
+		`DELETE FROM auth_login_failures WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`,
+		`DELETE FROM auth_alerts_sent WHERE sent_at < now() - interval '90 days'`,
+	} {
+		tag, err := p.Pool.Exec(ctx, q)
+		if err != nil {
+			return n, err
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ihr-go/ihr/pkg/testkit"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Housekeeping deletes the expired and the stale, and nothing else.
+func TestHousekeep(t *testing.T) {
+	db := testkit.NewDB(t)
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	testkit.Exec(t, db, `INSERT INTO auth_users (id, email, password_hash) VALUES (1, 'a@example.org', 'x')`)
+	testkit.Exec(t, db, `INSERT INTO auth_codes (hash, user_id, purpose, expires_at) VALUES
+		('\x01', 1, 'confirm', now() - interval '2 days'), ('\x02', 1, 'confirm', now() + interval '1 hour')`)
+	testkit.Exec(t, db, `INSERT INTO auth_refresh_tokens (hash, family, user_id, expires_at) VALUES
+		('\x01', gen_random_uuid(), 1, now() - interval '2 days'), ('\x02', gen_random_uuid(), 1, now() + interval '1 day')`)
+	testkit.Exec(t, db, `INSERT INTO auth_login_failures (email, failures, locked_until, updated_at) VALUES
+		('old@x', 3, NULL, now() - interval '2 days'), ('locked@x', 9, now() + interval '1 hour', now() - interval '2 days'),
+		('recent@x', 1, NULL, now())`)
+	n, err := (&Postgres{Pool: pool}).Housekeep(context.Background())
+	if err != nil || n != 3 {
+		t.Fatalf("housekeeping deleted %d rows (%v), want 3", n, err)
+	}
+	if got := testkit.Scalar[string](t, db, `SELECT (SELECT string_agg(encode(hash, 'hex'), ',') FROM auth_codes) || '/' ||
+		(SELECT string_agg(encode(hash, 'hex'), ',') FROM auth_refresh_tokens) || '/' ||
+		(SELECT string_agg(email, ',' ORDER BY email) FROM auth_login_failures)`); got != "02/02/locked@x,recent@x" {
+		t.Errorf("kept %s", got)
+	}
+}
