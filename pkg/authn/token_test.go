@@ -113,3 +113,21 @@ func TestScopesAndDatasets(t *testing.T) {
 		t.Error("scope round trip")
 	}
 }
+
+func TestKeyID(t *testing.T) {
+	secret := strings.Repeat("aZ0-_", 8) + "abc" // 43 base64url characters
+	for key, id := range map[string]string{
+		"ihr_k0123456789ab_" + secret:           "k0123456789ab",
+		"ihr_k0123456789ab_" + secret + "x":     "",
+		"ihr_k0123456789aB_" + secret:           "",
+		"ihr_x0123456789ab_" + secret:           "",
+		"ihr_k0123456789ab_" + secret[1:]:       "",
+		"ihr_k0123456789ab_" + secret[1:] + "=": "",
+		"eyJhbGciOiJFZERTQSJ9.e30.sig":          "",
+		"":                                      "",
+	} {
+		if got := KeyID(key); got != id {
+			t.Errorf("KeyID(%q) = %q, want %q", key, got, id)
+		}
+	}
+}

@@ -19,15 +19,24 @@ import (
 // access tokens.
 const APIKeyPrefix = "ihr_"
 
-// KeyID returns the public id of API key key ("" when it is not one).
+// KeyID returns the public id of API key key, or "" when it is not shaped
+// as one (ihr_k<12 hex digits>_<43 base64url characters>): a malformed key
+// is refused here, without asking the auth service.
 func KeyID(key string) string {
 	rest, ok := strings.CutPrefix(key, APIKeyPrefix)
-	if !ok {
+	if !ok || len(rest) != 13+1+43 || rest[0] != 'k' || rest[13] != '_' {
 		return ""
 	}
-	id, secret, ok := strings.Cut(rest, "_")
-	if !ok || id == "" || secret == "" {
-		return ""
+	id, secret := rest[:13], rest[14:]
+	for _, c := range id[1:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return ""
+		}
+	}
+	for _, c := range secret {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return ""
+		}
 	}
 	return id
 }
