@@ -12,6 +12,9 @@ import (
 	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Follower keeps a Log up to date from the results stream. It replays the
@@ -22,8 +25,14 @@ type Follower struct {
 	Bus    *natsx.Bus
 	Log    *Log
 	Logger *slog.Logger
-	// OnChange, when set, is called with each change once the log holds it, in stream order.
+	// OnChange, when set, is called with each change once the log holds it,
+	// in stream order, within the span of applying it when there is one.
 	OnChange func(context.Context, *Change)
+	// Tracer, when set, makes a span of applying each event received once
+	// the log is ready (not of those replayed at start), in the trace that
+	// published it; Propagator reads that trace from the event's headers.
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
 
 	target atomic.Uint64 // the stream's last sequence when following began
 }
@@ -111,6 +120,12 @@ func (f *Follower) receive(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	c := FromResult(meta.Sequence.Stream, m.Headers().Get(jetstream.MsgIDHeader), res)
+	if f.Tracer != nil && f.Log.Ready() {
+		var span trace.Span
+		ctx, span = natsx.StartConsume(ctx, f.Tracer, f.Propagator, m.Subject(), m.Headers())
+		span.SetAttributes(attribute.Int64("messaging.nats.stream.sequence", int64(c.Seq)))
+		defer span.End()
+	}
 	f.Log.Apply(c)
 	if !f.Log.Ready() { // after that, watch alone says whether the log keeps up
 		f.caughtUp()

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Receipt is what JetStream answered for one message.
@@ -28,7 +29,10 @@ type Receipt struct {
 
 // Publisher publishes bins on a bus.
 type Publisher struct {
-	Bus        *natsx.Bus
+	Bus *natsx.Bus
+	// Tracer, when set, makes a span of each message published (in the
+	// trace of the caller's context, which Propagator carries on).
+	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
 	Producer   events.Producer
 	// BatchRows is the number of rows per batch (events.MaxBatchRows when 0).
@@ -113,8 +117,7 @@ func (p *Publisher) send(ctx context.Context, subject, id string, v any) (Receip
 func (p *Publisher) sendData(ctx context.Context, subject, id string, data []byte) (Receipt, error) {
 	msg := &nats.Msg{Subject: p.Bus.Subject(subject), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, id)
-	natsx.Inject(ctx, p.Propagator, msg)
-	ack, err := p.Bus.JS.PublishMsg(ctx, msg)
+	ack, err := natsx.Publish(ctx, p.Bus.JS, p.Tracer, p.Propagator, msg)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("publish %s: %w", id, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Runtime is what a service's Start receives: its logger, instruments and
@@ -104,6 +105,9 @@ func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS, critical bool) (*n
 
 // Meter returns a meter of the service's meter provider.
 func (rt *Runtime) Meter(name string) metric.Meter { return rt.HTTP.Meters.Meter(name) }
+
+// Tracer returns the tracer of an instrumentation scope.
+func (rt *Runtime) Tracer(name string) trace.Tracer { return rt.HTTP.Tracers.Tracer(name) }
 
 // maxTokenLife is the longest an access token may live (IHR_AUTH_ACCESS_TTL
 // at most): revocations are kept that long.

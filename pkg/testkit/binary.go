@@ -57,6 +57,13 @@ func Binary(t testing.TB, name string) string {
 // it exits cleanly. It returns the service's base URL.
 func StartBinary(t testing.TB, name string, env map[string]string) string {
 	t.Helper()
+	url, _ := StartBinaryLogs(t, name, env)
+	return url
+}
+
+// StartBinaryLogs is StartBinary, also returning what the process writes.
+func StartBinaryLogs(t testing.TB, name string, env map[string]string) (string, *Buffer) {
+	t.Helper()
 	bin := Binary(t, name)
 	addr := FreeAddr(t)
 	cmd := exec.Command(bin)
@@ -77,7 +84,7 @@ func StartBinary(t testing.TB, name string, env map[string]string) string {
 	})
 	url := "http://" + addr
 	WaitStatus(t, url+"/readyz", http.StatusOK)
-	return url
+	return url, logs
 }
 
 // removeOrphans removes the binaries of test processes that have exited.

@@ -34,6 +34,7 @@ func TestAttacks(t *testing.T) {
 	if !strings.HasPrefix(key, "ihr_k") {
 		t.Fatalf("key %q", key)
 	}
+	s.keep(key)
 	s.gw(http.StatusAccepted, "POST", "/ihr/api/ingest/hegemony", key, fmt.Sprintf(hegemonyBin, "by-key"))
 	testkit.Eventually(t, "the bin ingested with the key", func() bool { return rows() == 1 })
 
@@ -137,8 +138,9 @@ func TestAttacks(t *testing.T) {
 	})
 
 	t.Run("a refresh token replayed revokes the login", func(t *testing.T) {
-		login := s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": "carol@example.org", "password": "carol's password"})
+		login := s.login("carol@example.org", "carol's password")
 		rotated := s.gw(http.StatusOK, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.Str("refresh_token")})
+		s.keep(rotated.Str("access_token"), rotated.Str("refresh_token"))
 		access := rotated.Str("access_token")
 		s.gw(http.StatusOK, "GET", "/ihr/api/users/me", access, nil)
 		s.gw(http.StatusUnauthorized, "POST", "/ihr/api/users/refresh", "", map[string]string{"refresh_token": login.Str("refresh_token")})
@@ -204,6 +206,8 @@ func TestAttacks(t *testing.T) {
 			t.Errorf("accounts/keys/monitored/rows went from %s to %s", before, after)
 		}
 	})
+
+	t.Run("no secret in any log", s.assertNoSecretInLogs)
 }
 
 // TestLoginBruteForce: failures in a row lock an address for a while,

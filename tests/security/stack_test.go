@@ -26,29 +26,42 @@ type stack struct {
 	smtp                            *testkit.SMTPServer
 	auth, ingestion, query, gateway string
 	mailsTaken                      int
+	logs                            map[string]*testkit.Buffer // by service
+	secrets                         []string                   // every password, code, token and key the test used
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{t: t, db: testkit.NewDB(t), smtp: testkit.SMTP(t)}
+	s := &stack{t: t, db: testkit.NewDB(t), smtp: testkit.SMTP(t), logs: map[string]*testkit.Buffer{}}
 	testkit.Exec(t, s.db, `INSERT INTO ihr_asn (number, name, tartiflette, disco, ashash) VALUES (2497, 'IIJ', true, true, true)`)
-	s.env = testkit.ServiceEnv(t, s.db)
+	// Debug logs too must not give away a secret.
+	s.env = testkit.With(testkit.ServiceEnv(t, s.db), map[string]string{"IHR_LOG_LEVEL": "debug"})
 	// In dev mode the signing keys are stored unsealed: the test signs
 	// forged tokens with the real key, to show only the forged claim fails.
-	s.auth = testkit.StartBinary(t, "auth", testkit.With(s.env, map[string]string{"IHR_ENV": "dev", "IHR_AUTH_KEY_SECRET": "",
+	s.auth = s.start("auth", testkit.With(s.env, map[string]string{"IHR_ENV": "dev", "IHR_AUTH_KEY_SECRET": "",
 		"IHR_SMTP_URL": s.smtp.URL(), "IHR_AUTH_LINK_BASE": "https://ihr.example/account", "IHR_AUTH_LOCK_AFTER": "3", "IHR_AUTH_LOCK_FOR": "2s"}))
 	s.env["IHR_AUTH_URL"] = s.auth
-	s.ingestion = testkit.StartBinary(t, "ingestion", s.env)
-	s.query = testkit.StartBinary(t, "query", s.env)
+	s.ingestion = s.start("ingestion", s.env)
+	s.query = s.start("query", s.env)
 	s.gateway = s.startGateway(nil)
 	return s
 }
 
+// start starts a service, keeping its logs.
+func (s *stack) start(name string, env map[string]string) string {
+	url, logs := testkit.StartBinaryLogs(s.t, name, env)
+	s.logs[name+" at "+url] = logs
+	return url
+}
+
 // startGateway starts a gateway in front of the stack, with more settings.
 func (s *stack) startGateway(more map[string]string) string {
-	return testkit.StartBinary(s.t, "gateway", testkit.With(s.env, testkit.With(map[string]string{
+	return s.start("gateway", testkit.With(s.env, testkit.With(map[string]string{
 		"IHR_QUERY_URL": s.query, "IHR_INGESTION_URL": s.ingestion}, more)))
 }
+
+// keep records secrets the logs must not show.
+func (s *stack) keep(secrets ...string) { s.secrets = append(s.secrets, secrets...) }
 
 type reply = testkit.Reply
 
@@ -81,8 +94,17 @@ func (s *stack) user(email, password string) reply {
 	if code == nil {
 		s.t.Fatalf("no code in %s", m.Text)
 	}
+	s.keep(code[1])
 	s.gw(http.StatusOK, "POST", "/ihr/api/users/confirm", "", map[string]string{"code": code[1]})
-	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": password})
+	return s.login(email, password)
+}
+
+// login logs an account in, keeping its password and tokens as secrets.
+func (s *stack) login(email, password string) reply {
+	s.t.Helper()
+	r := s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": password})
+	s.keep(password, r.Str("access_token"), r.Str("refresh_token"))
+	return r
 }
 
 // admin makes an admin account and returns its access token.
@@ -90,7 +112,7 @@ func (s *stack) admin(email string) string {
 	s.t.Helper()
 	s.user(email, "the admin's password")
 	testkit.Exec(s.t, s.db, `UPDATE auth_users SET role = 'admin' WHERE email = $1`, email)
-	return s.gw(http.StatusOK, "POST", "/ihr/api/users/login", "", map[string]string{"email": email, "password": "the admin's password"}).Str("access_token")
+	return s.login(email, "the admin's password").Str("access_token")
 }
 
 // signer returns the auth service's current signing key (unsealed in dev).
@@ -121,4 +143,33 @@ func within(t *testing.T, limit time.Duration, what string, cond func() bool) ti
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// assertNoSecretInLogs fails if a service logged any secret the test used:
+// a password, or a token or key whole or in part (a token cut in two is
+// still a leak).
+func (s *stack) assertNoSecretInLogs(t *testing.T) {
+	t.Helper()
+	if len(s.secrets) < 5 {
+		t.Fatalf("only %d secrets kept: the flows did not run", len(s.secrets))
+	}
+	requests := 0
+	for name, logs := range s.logs {
+		text := logs.String()
+		requests += strings.Count(text, `"msg":"request"`)
+		for _, secret := range s.secrets {
+			parts := []string{secret}
+			if len(secret) >= 24 {
+				parts = append(parts, secret[:len(secret)/2], secret[len(secret)/2:])
+			}
+			for _, part := range parts {
+				if strings.Contains(text, part) {
+					t.Errorf("%s logged a secret (%q of %q)", name, part, secret)
+				}
+			}
+		}
+	}
+	if requests < 100 {
+		t.Fatalf("%d requests logged: too few to tell", requests)
+	}
 }

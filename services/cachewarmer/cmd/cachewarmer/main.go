@@ -18,6 +18,7 @@ import (
 	"github.com/ihr-go/ihr/services/cachewarmer/internal/httpapi"
 	"github.com/ihr-go/ihr/services/cachewarmer/internal/upstream"
 	"github.com/ihr-go/ihr/services/cachewarmer/internal/warm"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type settings struct {
@@ -96,16 +97,19 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		Position: log,
 		Metrics:  metrics,
 		Logger:   rt.Log,
-		Tracer:   rt.HTTP.Tracers.Tracer(scope),
+		Tracer:   rt.Tracer(scope),
 	}
-	sched := warm.NewScheduler(s.debounce, s.interval, func(ctx context.Context, t warm.Trigger) { w.Warm(ctx, t) })
-	follower := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, OnChange: func(context.Context, *freshness.Change) {
-		// Events replayed at start are old news, but for the last one:
-		// the log is ready from it on, so a restart warms once.
-		if log.Ready() {
-			sched.Notify()
-		}
-	}}
+	sched := warm.NewScheduler(s.debounce, s.interval, func(ctx context.Context, t warm.Trigger, causes ...trace.SpanContext) {
+		w.Warm(ctx, t, causes...)
+	})
+	follower := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, Tracer: w.Tracer, Propagator: rt.HTTP.Propagator,
+		OnChange: func(ctx context.Context, _ *freshness.Change) {
+			// Events replayed at start are old news, but for the last one:
+			// the log is ready from it on, so a restart warms once.
+			if log.Ready() {
+				sched.Notify(ctx)
+			}
+		}}
 	rt.Go(func() { follower.Run(ctx) })
 	rt.Go(func() { sched.Run(ctx) })
 	return authn.Ops(rt.Credentials(ctx, s.auth, bus), s.opsOpen, httpapi.Handler(w.Runs)), nil

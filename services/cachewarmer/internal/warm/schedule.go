@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Scheduler starts warm runs one at a time: Debounce after the last
@@ -13,8 +15,9 @@ import (
 // its answers checked. Events that come during a run cause one more run
 // after it: the run in progress may have asked before they were applied.
 type Scheduler struct {
-	// Warm runs one warm run (Warmer.Warm).
-	Warm func(context.Context, Trigger)
+	// Warm runs one warm run (Warmer.Warm) caused by the events whose spans
+	// are given (none for a scheduled run).
+	Warm func(context.Context, Trigger, ...trace.SpanContext)
 
 	mu   sync.Mutex
 	plan plan
@@ -22,14 +25,15 @@ type Scheduler struct {
 }
 
 // NewScheduler returns a scheduler; it starts runs once Run is called.
-func NewScheduler(debounce, interval time.Duration, warm func(context.Context, Trigger)) *Scheduler {
+func NewScheduler(debounce, interval time.Duration, warm func(context.Context, Trigger, ...trace.SpanContext)) *Scheduler {
 	return &Scheduler{Warm: warm, plan: plan{debounce: debounce, interval: interval}, wake: make(chan struct{}, 1)}
 }
 
-// Notify tells that a results event arrived. It never blocks.
-func (s *Scheduler) Notify() {
+// Notify tells that a results event arrived, handled in the span of ctx
+// (if any): the run it causes joins that trace. It never blocks.
+func (s *Scheduler) Notify(ctx context.Context) {
 	s.mu.Lock()
-	s.plan.event(time.Now())
+	s.plan.event(time.Now(), trace.SpanContextFromContext(ctx))
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -58,13 +62,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		s.mu.Lock()
-		trigger, ok := s.plan.start(time.Now())
+		trigger, causes, ok := s.plan.start(time.Now())
 		s.mu.Unlock()
 		if !ok {
 			continue
 		}
 		// Runs happen in this goroutine, so never two at once.
-		s.Warm(ctx, trigger)
+		s.Warm(ctx, trigger, causes...)
 		s.mu.Lock()
 		s.plan.ended(time.Now())
 		s.mu.Unlock()
@@ -75,12 +79,24 @@ func (s *Scheduler) Run(ctx context.Context) {
 // tests drive it with made-up times.
 type plan struct {
 	debounce, interval time.Duration
-	lastEvent          time.Time // the last event no run started after; zero: none
-	next               time.Time // the next scheduled run
+	lastEvent          time.Time           // the last event no run started after; zero: none
+	next               time.Time           // the next scheduled run
+	causes             []trace.SpanContext // of the events since the last run started, the newest maxCauses
 }
 
-// event records a results event at now.
-func (p *plan) event(now time.Time) { p.lastEvent = now }
+// maxCauses bounds the spans a run links to: a burst may be thousands of bins.
+const maxCauses = 32
+
+// event records a results event at now, handled in span sc.
+func (p *plan) event(now time.Time, sc trace.SpanContext) {
+	p.lastEvent = now
+	if sc.IsValid() {
+		if len(p.causes) == maxCauses {
+			p.causes = append(p.causes[:0], p.causes[1:]...)
+		}
+		p.causes = append(p.causes, sc)
+	}
+}
 
 // due is when the next run should start.
 func (p *plan) due() time.Time {
@@ -92,9 +108,9 @@ func (p *plan) due() time.Time {
 	return p.next
 }
 
-// start begins the run due at now, if any. A run covers every event so far,
-// whatever started it.
-func (p *plan) start(now time.Time) (Trigger, bool) {
+// start begins the run due at now, if any, and returns the spans of the
+// events it covers: every event so far, whatever started it.
+func (p *plan) start(now time.Time) (Trigger, []trace.SpanContext, bool) {
 	var t Trigger
 	switch {
 	case !p.lastEvent.IsZero() && !now.Before(p.lastEvent.Add(p.debounce)):
@@ -102,10 +118,11 @@ func (p *plan) start(now time.Time) (Trigger, bool) {
 	case !now.Before(p.next):
 		t = TriggerSchedule
 	default:
-		return "", false
+		return "", nil, false
 	}
-	p.lastEvent = time.Time{}
-	return t, true
+	causes := p.causes
+	p.lastEvent, p.causes = time.Time{}, nil
+	return t, causes, true
 }
 
 // ended records that a run ended at now (or that none ran yet).

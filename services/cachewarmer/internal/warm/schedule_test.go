@@ -2,11 +2,13 @@ package warm
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/testkit"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestPlan(t *testing.T) {
@@ -56,22 +58,52 @@ func TestPlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := plan{debounce: time.Second, interval: 5 * time.Minute}
 			p.ended(t0)
+			var pending []trace.SpanContext // the spans of the events no run covered yet
 			for i, s := range tc.steps {
 				switch s.op {
 				case "event":
-					p.event(at(s.at))
+					sc := spanContext(i)
+					pending = append(pending, sc)
+					p.event(at(s.at), sc)
 				case "end":
 					p.ended(at(s.at))
 				case "start":
 					if due := p.due(); s.want != "" && due.After(at(s.at)) {
 						t.Errorf("step %d: due at +%s, after the run expected at +%s", i, due.Sub(t0), s.at)
 					}
-					if got, ok := p.start(at(s.at)); got != s.want || ok != (s.want != "") {
+					got, causes, ok := p.start(at(s.at))
+					if got != s.want || ok != (s.want != "") {
 						t.Fatalf("step %d: at +%s start gave %q %v, want %q", i, s.at, got, ok, s.want)
+					}
+					if ok {
+						if !slices.EqualFunc(causes, pending, trace.SpanContext.Equal) {
+							t.Errorf("step %d: the run is caused by %d events' spans, want the %d since the last run", i, len(causes), len(pending))
+						}
+						pending = nil
 					}
 				}
 			}
 		})
+	}
+}
+
+func spanContext(i int) trace.SpanContext {
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{byte(i + 1)}, TraceFlags: trace.FlagsSampled})
+}
+
+func TestPlanKeepsTheNewestCauses(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	p := plan{debounce: time.Second, interval: time.Hour}
+	p.ended(t0)
+	var want []trace.SpanContext
+	for i := range maxCauses + 5 {
+		p.event(t0, spanContext(i))
+		want = append(want, spanContext(i))
+	}
+	p.event(t0, trace.SpanContext{}) // an event nobody traced
+	_, causes, ok := p.start(t0.Add(time.Second))
+	if !ok || !slices.EqualFunc(causes, want[5:], trace.SpanContext.Equal) {
+		t.Fatalf("run %v caused by %d spans; want the newest %d", ok, len(causes), maxCauses)
 	}
 }
 
@@ -83,7 +115,7 @@ func TestSchedulerDebouncesAndRunsOneAtATime(t *testing.T) {
 	release := make(chan struct{})
 	var inFlight, overlap atomic.Int32
 	var lastEnd atomic.Int64
-	s := NewScheduler(debounce, time.Hour, func(ctx context.Context, tr Trigger) {
+	s := NewScheduler(debounce, time.Hour, func(ctx context.Context, tr Trigger, _ ...trace.SpanContext) {
 		if inFlight.Add(1) > 1 {
 			overlap.Add(1)
 		}
@@ -100,7 +132,7 @@ func TestSchedulerDebouncesAndRunsOneAtATime(t *testing.T) {
 	var last time.Time
 	for range 5 {
 		last = time.Now() // before the event, so the wait measured is no longer than the real one
-		s.Notify()
+		s.Notify(context.Background())
 	}
 	if tr := <-started; tr != TriggerEvent {
 		t.Fatalf("first run triggered by %s", tr)
@@ -109,7 +141,7 @@ func TestSchedulerDebouncesAndRunsOneAtATime(t *testing.T) {
 		t.Errorf("the run started %s after the last event, before the %s debounce", waited, debounce)
 	}
 	for range 3 {
-		s.Notify() // during the run
+		s.Notify(context.Background()) // during the run
 	}
 	release <- struct{}{}
 	if tr := <-started; tr != TriggerEvent {
@@ -134,7 +166,7 @@ func TestSchedulerDebouncesAndRunsOneAtATime(t *testing.T) {
 
 func TestSchedulerRunsOnSchedule(t *testing.T) {
 	started := make(chan Trigger, 1)
-	s := NewScheduler(time.Second, 20*time.Millisecond, func(ctx context.Context, tr Trigger) {
+	s := NewScheduler(time.Second, 20*time.Millisecond, func(ctx context.Context, tr Trigger, _ ...trace.SpanContext) {
 		select {
 		case started <- tr:
 		case <-ctx.Done():

@@ -192,10 +192,20 @@ type KeyResult struct {
 	etag string // the tag to send next time; "" forgets it
 }
 
-// Warm runs one warm run and returns its report, also kept for Runs.
-func (w *Warmer) Warm(ctx context.Context, trigger Trigger) Run {
+// Warm runs one warm run and returns its report, also kept for Runs. A run
+// caused by results events is traced in the trace of the newest, linked to
+// all.
+func (w *Warmer) Warm(ctx context.Context, trigger Trigger, causes ...trace.SpanContext) Run {
 	start := time.Now()
-	ctx, span := w.tracer().Start(ctx, "warm run", trace.WithAttributes(attribute.String("trigger", string(trigger))))
+	links := make([]trace.Link, len(causes))
+	for i, sc := range causes {
+		links[i] = trace.Link{SpanContext: sc}
+	}
+	if len(causes) > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, causes[len(causes)-1])
+	}
+	ctx, span := w.tracer().Start(ctx, "warm run", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("trigger", string(trigger))))
 	defer span.End()
 	runCtx, cancel := context.WithTimeout(ctx, w.Deadline)
 	defer cancel()

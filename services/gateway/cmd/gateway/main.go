@@ -212,7 +212,8 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 	}
 	pop := &popularity.Recorder{Redis: rdb, Prefix: s.prefix}
 	comp := edge.NewCompressor(l1, compressMin)
-	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log}
+	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log,
+		Tracer: rt.Tracer("github.com/ihr-go/ihr/services/gateway"), Propagator: rt.HTTP.Propagator}
 	rt.Go(func() { f.Run(ctx) })
 	rt.Go(func() { comp.Run(ctx) })
 	rt.Go(func() { pop.Run(ctx, 5*time.Second, nil) })

@@ -70,7 +70,8 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		return nil, err
 	}
 	st := store.New(pool)
-	pub := &consumer.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator}
+	tracer := rt.Tracer("github.com/ihr-go/ihr/services/ingestion")
+	pub := &consumer.Publisher{Bus: bus, Tracer: tracer, Propagator: rt.HTTP.Propagator}
 	svc, err := ingest.New(ctx, st, pub, metrics, rt.Log)
 	if err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 			AckWait:    s.ackWait,
 			Log:        rt.Log,
 			Metrics:    metrics,
-			Tracer:     rt.HTTP.Tracers.Tracer("github.com/ihr-go/ihr/services/ingestion"),
+			Tracer:     tracer,
 			Propagator: rt.HTTP.Propagator,
 		}
 		rt.Go(func() {
@@ -117,7 +118,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 	}
 	mux := http.NewServeMux()
-	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator,
+	(&httpingest.Handler{Publisher: &publish.Publisher{Bus: bus, Tracer: tracer, Propagator: rt.HTTP.Propagator,
 		Producer: events.Producer{Name: "http-ingest"}}, MaxBody: int64(s.maxBody)}).Routes(mux)
 	mux.Handle("/", apierr.NotFoundHandler())
 	if s.open {
@@ -135,7 +136,8 @@ func startBridge(ctx context.Context, rt *service.Runtime, cfg kafkabridge.Confi
 	if err != nil {
 		return err
 	}
-	pub := &publish.Publisher{Bus: bus, Propagator: rt.HTTP.Propagator, Producer: events.Producer{Name: "kafka-bridge"}}
+	pub := &publish.Publisher{Bus: bus, Tracer: rt.Tracer("github.com/ihr-go/ihr/services/ingestion"), Propagator: rt.HTTP.Propagator,
+		Producer: events.Producer{Name: "kafka-bridge"}}
 	b, err := kafkabridge.New(cfg, pub, m, rt.Log)
 	if err != nil {
 		return err

@@ -25,7 +25,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -155,12 +154,10 @@ func (c *Consumer) work(ctx context.Context, queue <-chan jetstream.Msg, r *rout
 	}
 }
 
-// span starts the span of handling m, in the trace its producer began.
-func (c *Consumer) span(ctx context.Context, m jetstream.Msg) (context.Context, trace.Span) {
-	ctx = natsx.Extract(context.WithoutCancel(ctx), c.Propagator, m.Headers())
-	return c.Tracer.Start(ctx, "ingest "+m.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("messaging.destination.name", m.Subject()),
-			attribute.String("messaging.message.id", m.Headers().Get(jetstream.MsgIDHeader))))
+// span starts the span of handling m, in the trace its producer began,
+// linked to the messages handled with it.
+func (c *Consumer) span(ctx context.Context, m jetstream.Msg, with ...trace.Link) (context.Context, trace.Span) {
+	return natsx.StartConsume(context.WithoutCancel(ctx), c.Tracer, c.Propagator, m.Subject(), m.Headers(), with...)
 }
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {
@@ -258,6 +255,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 // Publisher publishes results events.
 type Publisher struct {
 	Bus        *natsx.Bus
+	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
 }
 
@@ -288,7 +286,6 @@ func (p *Publisher) PublishResult(ctx context.Context, r events.Result) error {
 	}
 	msg := &nats.Msg{Subject: p.Bus.Subject(events.ResultsSubject(r.Dataset)), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, r.ResultMsgID())
-	natsx.Inject(ctx, p.Propagator, msg)
-	_, err = p.Bus.JS.PublishMsg(ctx, msg)
+	_, err = natsx.Publish(ctx, p.Bus.JS, p.Tracer, p.Propagator, msg)
 	return err
 }

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/events"
+	"github.com/ihr-go/ihr/pkg/natsx"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Holder is a dataset's path for batches held in memory: JetStream keeps
@@ -93,7 +95,12 @@ func (h *hold) take(ctx context.Context, m jetstream.Msg) bool {
 		for seq := range batches {
 			batches[seq] = run.batches[seq]
 		}
-		spanCtx, span := h.c.span(ctx, m)
+		// One span commits the bin: linked to each batch's own trace.
+		links := make([]trace.Link, len(run.msgs))
+		for i, hm := range run.msgs {
+			links[i] = natsx.Link(h.c.Propagator, hm.Headers())
+		}
+		spanCtx, span := h.c.span(ctx, m, links...)
 		err = h.c.Holder.Commit(spanCtx, bc, batches)
 		span.End()
 		if err != nil {

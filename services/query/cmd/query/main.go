@@ -176,12 +176,14 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 	if err != nil {
 		return nil, nil, err
 	}
-	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log, OnChange: func(ctx context.Context, ch *freshness.Change) {
-		seen.Add(ctx, 1, metric.WithAttributes(attribute.String("dataset", ch.Dataset)))
-		if log.Ready() { // not for the events replayed at start, but for the last one
-			mat.OnChange(ctx, ch)
-		}
-	}}
+	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log,
+		Tracer: rt.Tracer("github.com/ihr-go/ihr/services/query"), Propagator: rt.HTTP.Propagator,
+		OnChange: func(ctx context.Context, ch *freshness.Change) {
+			seen.Add(ctx, 1, metric.WithAttributes(attribute.String("dataset", ch.Dataset)))
+			if log.Ready() { // not for the events replayed at start, but for the last one
+				mat.OnChange(ctx, ch)
+			}
+		}}
 	rt.Go(func() { f.Run(ctx) })
 	rt.Go(func() { l2.Run(ctx) })
 	rt.Go(func() { mat.Run(ctx) })
