@@ -48,17 +48,20 @@ const (
 	Introspect Permission = "tokens:introspect"
 	// Operate is the operators' endpoints: cache debugging, warm runs.
 	Operate Permission = "ops"
+	// Stream is subscribing to live results (SSE, WebSocket): a connection
+	// held open, so for known clients only.
+	Stream Permission = "stream"
 )
 
 // Permissions lists every permission but Public, which every role has.
-var Permissions = []Permission{Account, Ingest, ManageUsers, ManageKeys, Introspect, Operate}
+var Permissions = []Permission{Account, Ingest, ManageUsers, ManageKeys, Introspect, Operate, Stream}
 
 // grants is the permission table: what each role may do.
 var grants = map[Role][]Permission{
 	Anonymous: {Public},
-	User:      {Public, Account},
-	Pipeline:  {Public, Ingest},
-	Admin:     {Public, Account, Ingest, ManageUsers, ManageKeys, Introspect, Operate},
+	User:      {Public, Account, Stream},
+	Pipeline:  {Public, Ingest, Stream},
+	Admin:     {Public, Account, Ingest, ManageUsers, ManageKeys, Introspect, Operate, Stream},
 }
 
 // Grants returns the permissions of role r.

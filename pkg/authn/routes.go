@@ -27,6 +27,9 @@ var Routes = []Route{
 	{"POST /ihr/api/ingest/{dataset}", Ingest, "Ingest one time bin of a dataset (JSON or NDJSON)"},
 	{"POST /ihr/api/ingest/{dataset}/", Ingest, "The same, with a trailing slash"},
 
+	{"GET /ihr/api/stream", Stream, "Live results events as Server-Sent Events, filtered and resumable"},
+	{"GET /ihr/api/ws", Stream, "Live results events over WebSocket, filtered and resumable"},
+
 	{"GET /ihr/api/auth/.well-known/jwks.json", Public, "The public keys that sign access tokens (JWKS)"},
 	{"POST /ihr/api/auth/token", Public, "OAuth2 token endpoint (RFC 6749): password, client_credentials and refresh_token grants"},
 	{"POST /ihr/api/auth/revoke", Public, "Revoke a refresh token (RFC 7009)"},

@@ -72,6 +72,15 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
+type connKey struct{}
+
+// Conn returns the connection a request served by Serve came on (nil for
+// others): handlers that hold a connection open tune it.
+func Conn(ctx context.Context) net.Conn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	return c
+}
+
 // Serve serves h on ln until ctx is done, then stops accepting, waits up to
 // grace for requests in flight and returns. A listener error is returned at once.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
@@ -83,6 +92,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Dura
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -7,7 +7,6 @@ package security
 import (
 	"crypto/ed25519"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,22 +80,12 @@ func (s *stack) gw(status int, method, path, token string, body any) reply {
 	return r
 }
 
-var codeInLink = regexp.MustCompile(`\?code=([A-Za-z0-9_-]+)`)
-
 // user registers, confirms (from the mail) and logs in an account.
 func (s *stack) user(email, password string) reply {
 	s.t.Helper()
-	s.gw(http.StatusAccepted, "POST", "/ihr/api/users/register", "", map[string]string{"email": email, "password": password})
-	m := s.smtp.WaitFor(s.t, func(m testkit.Mail) bool {
-		return m.To[0] == email && strings.Contains(m.Subject, "Confirm your IHR account")
-	})
-	code := codeInLink.FindStringSubmatch(m.Text)
-	if code == nil {
-		s.t.Fatalf("no code in %s", m.Text)
-	}
-	s.keep(code[1])
-	s.gw(http.StatusOK, "POST", "/ihr/api/users/confirm", "", map[string]string{"code": code[1]})
-	return s.login(email, password)
+	code, login := testkit.SignUp(s.t, s.gateway, s.smtp, email, password)
+	s.keep(code, password, login.Str("access_token"), login.Str("refresh_token"))
+	return login
 }
 
 // login logs an account in, keeping its password and tokens as secrets.

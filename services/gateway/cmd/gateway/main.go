@@ -26,6 +26,7 @@ import (
 	"github.com/ihr-go/ihr/services/gateway/internal/headers"
 	"github.com/ihr-go/ihr/services/gateway/internal/limits"
 	"github.com/ihr-go/ihr/services/gateway/internal/proxy"
+	"github.com/ihr-go/ihr/services/gateway/internal/stream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,6 +43,12 @@ type settings struct {
 	auth    config.Auth
 	// ingestOpen lets anyone ingest (IHR_INGEST_OPEN, a trusted network only).
 	ingestOpen bool
+	stream     streamSettings
+}
+
+type streamSettings struct {
+	events, bytes int // the hub's ring
+	cfg           stream.Config
 }
 
 type edgeSettings struct {
@@ -106,6 +113,19 @@ func spec() service.Spec[settings] {
 					Burst: e.Int(v+"BURST", def.Burst, 1, 1e9),
 					Day:   int64(e.Int(v+"DAY", int(def.Day), 0, 1e15))})
 			}
+			s.stream = streamSettings{
+				events: e.Int("IHR_STREAM_BUFFER_EVENTS", 10_000, 10, 10_000_000),
+				bytes:  e.Int("IHR_STREAM_BUFFER_BYTES", 64<<20, 1<<16, 64<<30),
+				cfg: stream.Config{
+					Buffer:       e.Int("IHR_STREAM_CLIENT_BUFFER", 1000, 1, 1_000_000),
+					WriteTimeout: e.Duration("IHR_STREAM_WRITE_TIMEOUT", 10*time.Second, 10*time.Millisecond, 10*time.Minute),
+					SocketBuffer: e.Int("IHR_STREAM_SOCKET_BUFFER", 256<<10, 0, 64<<20),
+					Heartbeat:    e.Duration("IHR_STREAM_HEARTBEAT", 15*time.Second, 10*time.Millisecond, 10*time.Minute),
+					Recheck:      e.Duration("IHR_STREAM_RECHECK", 5*time.Second, 10*time.Millisecond, time.Hour),
+					PerClient:    e.Int("IHR_STREAM_PER_CLIENT", 5, 1, 1000),
+					Total:        e.Int("IHR_STREAM_MAX", 10_000, 1, 1_000_000),
+				},
+			}
 			s.rate.maxKeys = e.Int("IHR_RATE_MAX_KEYS", 1_000_000, 1000, 1e9)
 			s.rate.proxies = config.Parse(e, "IHR_TRUSTED_PROXIES", "", limits.ParseProxies)
 			s.headers = headers.Config{Docs: "/ihr/api/docs",
@@ -168,13 +188,29 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	// The site root leads to the API documentation, as the legacy API's did.
 	mux.Handle("GET /{$}", http.RedirectHandler("/ihr/api/docs", http.StatusTemporaryRedirect))
+	creds := rt.Credentials(ctx, s.auth, bus)
+	streams, err := startStreams(ctx, rt, s.stream, bus, creds)
+	if err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /ihr/api/stream", streams.SSE)
+	mux.HandleFunc("GET /ihr/api/ws", streams.WS)
 
 	// Outermost first: security and CORS headers on every answer (and
 	// preflights answered), who the request acts as, the rate limits (by
 	// identity, so refused credentials count against their address), the
 	// route's permission, then the body limits. /healthz, /readyz and
 	// /metrics are served before all of them.
-	h := authn.Authorize(routes(s.ingestOpen), s.body.Wrap(httpx.Compress(compressMin, mux)))
+	// Streams are held open and flushed event by event: neither compressed
+	// nor given a body limit.
+	bounded := s.body.Wrap(httpx.Compress(compressMin, mux))
+	h := authn.Authorize(routes(s.ingestOpen), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ihr/api/stream" || r.URL.Path == "/ihr/api/ws" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		bounded.ServeHTTP(w, r)
+	}))
 	if s.rate.on {
 		rate, err := startRate(ctx, rt, s, rdb)
 		if err != nil {
@@ -182,7 +218,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 		h = rate.Wrap(h)
 	}
-	h = authn.Identify(rt.Credentials(ctx, s.auth, bus), h)
+	h = authn.Identify(creds, h)
 	return headers.New(s.headers).Wrap(h), nil
 }
 
@@ -199,6 +235,17 @@ func routes(open bool) []authn.Route {
 		}
 	}
 	return out
+}
+
+// startStreams follows the results stream for subscribers.
+func startStreams(ctx context.Context, rt *service.Runtime, s streamSettings, bus *natsx.Bus, creds authn.Verifier) (*stream.Server, error) {
+	hub := &stream.Hub{Bus: bus, Log: rt.Log, MaxEvents: s.events, MaxBytes: s.bytes}
+	metrics, err := stream.NewMetrics(rt.Meter("github.com/ihr-go/ihr/services/gateway"), hub)
+	if err != nil {
+		return nil, err
+	}
+	rt.Go(func() { hub.Run(ctx) })
+	return &stream.Server{Hub: hub, Config: s.cfg, Verifier: creds, Done: ctx.Done(), Metrics: metrics, Log: rt.Log}, nil
 }
 
 // startEdge puts the gateway's cache in front of the query service. It
