@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -320,6 +323,51 @@ func TestStreams(t *testing.T) {
 		_, metrics := testkit.Get(t, s.gateway+"/metrics")
 		if !strings.Contains(metrics, `ihr_stream_closed_total{reason="slow_consumer",transport="ws"} 1`) {
 			t.Errorf("no slow consumer counted:\n%s", grep(metrics, "ihr_stream_"))
+		}
+	})
+
+	t.Run("the example subscriber prints a network's new dependencies, and resumes", func(t *testing.T) {
+		bin := filepath.Join(t.TempDir(), "subscriber")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/ihr-go/ihr/examples/subscriber").CombinedOutput(); err != nil {
+			t.Fatalf("build the example: %v\n%s", err, out)
+		}
+		state := filepath.Join(t.TempDir(), "last-event")
+		run := func(timebin time.Time, runID string) string {
+			t.Helper()
+			cmd := exec.Command(bin, "-gateway", s.gateway, "-asn", "2497", "-state", state, "-n", "1")
+			cmd.Env = append(os.Environ(), "IHR_TOKEN="+s.token)
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// The first run has no state to resume from: it must be subscribed first.
+			testkit.Eventually(t, "the example subscribed", func() bool {
+				_, metrics := testkit.Get(t, s.gateway+"/metrics")
+				return strings.Contains(metrics, `ihr_stream_subscribers{transport="sse"} 1`)
+			})
+			s.bin(2497, timebin, runID)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("the example: %v\n%s", err, out.String())
+				}
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the example printed no change within 15 s:\n%s", out.String())
+			}
+			return out.String()
+		}
+		want := "2026-12-05T06:00:00Z IPv4 AS2497 depends on 1 networks\n  AS2497       IIJ"
+		if out := run(t0.Add(6*time.Hour), "example-1"); !strings.HasPrefix(out, want) {
+			t.Fatalf("the example printed %q, want it to start with %q", out, want)
+		}
+		// Stopped, it misses the next bin; started again, it prints it first.
+		s.bin(2497, t0.Add(7*time.Hour), "example-2")
+		if out := run(t0.Add(8*time.Hour), "example-3"); !strings.HasPrefix(out, "2026-12-05T07:00:00Z IPv4 AS2497") {
+			t.Fatalf("resumed, the example printed %q first, want the bin of 07:00 it missed", out)
 		}
 	})
 

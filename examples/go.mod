@@ -1,0 +1,3 @@
+module github.com/ihr-go/ihr/examples
+
+go 1.26.8
