@@ -193,7 +193,7 @@ func Parse[T any](e *Env, name, def string, parse func(string) (T, error)) T {
 	v, _ := e.raw(name, def)
 	t, err := parse(v)
 	if err != nil {
-		e.fail(name, v, err.Error())
+		e.fail(name, Redact(v), err.Error()) // a URL's password stays out of the error
 		var zero T
 		return zero
 	}

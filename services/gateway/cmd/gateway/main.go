@@ -43,6 +43,7 @@ type settings struct {
 	auth    config.Auth
 	// ingestOpen lets anyone ingest (IHR_INGEST_OPEN, a trusted network only).
 	ingestOpen bool
+	legacy     legacySettings
 	stream     streamSettings
 }
 
@@ -104,6 +105,7 @@ func spec() service.Spec[settings] {
 				prefix:     e.String("IHR_CACHE_PREFIX", "ihr:"),
 				auth:       config.ReadAuth(e),
 				ingestOpen: e.Bool("IHR_INGEST_OPEN", false),
+				legacy:     readLegacy(e),
 			}
 			s.rate.on = e.Bool("IHR_RATE_LIMIT", true)
 			for _, role := range authn.Roles {
@@ -178,6 +180,12 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		var h http.Handler = proxy.New(target, client.Transport, rt.Log, edged)
 		if edged {
 			if h, err = startEdge(ctx, rt, s, h, rdb, bus); err != nil {
+				return nil, err
+			}
+		}
+		if up.name == "query" {
+			// Endpoints we do not serve, and those routed so, go to the legacy API.
+			if h, err = startLegacy(ctx, rt, s.legacy, h, target); err != nil {
 				return nil, err
 			}
 		}

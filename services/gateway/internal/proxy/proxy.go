@@ -4,9 +4,12 @@ package proxy
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/cache"
@@ -24,22 +27,73 @@ var gatewayHeaders = []string{"X-Request-Id", "X-Content-Type-Options", "Referre
 // The services' internal X-Ihr-* headers are dropped both ways, unless
 // internal: the gateway's cache in front then speaks them and drops them.
 func New(target *url.URL, transport http.RoundTripper, log *slog.Logger, internal bool) http.Handler {
+	return build(target, transport, log, internal, func(pr *httputil.ProxyRequest) {
+		if !internal {
+			cache.DropInternal(pr.Out.Header)
+		}
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host
+		pr.SetXForwarded()
+		// A client-supplied proto or host from a trusted front proxy wins.
+		if p := pr.In.Header.Get("X-Forwarded-Proto"); p != "" {
+			pr.Out.Header.Set("X-Forwarded-Proto", p)
+		}
+		if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
+			pr.Out.Header.Set("X-Forwarded-Host", h)
+		}
+	})
+}
+
+// Legacy returns a reverse proxy to the legacy API at target: the request
+// goes as the client sent it (see ToLegacy), the answer comes back as the
+// legacy API wrote it (links included: rewriting them would mean holding
+// and parsing answers of hundreds of megabytes), but for the headers only
+// the gateway sets, and X-Cache: legacy tells who answered.
+func Legacy(target *url.URL, transport http.RoundTripper, log *slog.Logger) http.Handler {
+	p := build(target, transport, log, false, func(pr *httputil.ProxyRequest) { ToLegacy(target, pr.In, pr.Out) })
+	gateway := p.ModifyResponse
+	p.ModifyResponse = func(res *http.Response) error {
+		res.Header.Set("X-Cache", "legacy")
+		return gateway(res)
+	}
+	return p
+}
+
+// ToLegacy points out, a copy of in, at the legacy API at target (its path
+// prefixed to in's). The Host is the legacy API's own: Django refuses
+// hosts outside its ALLOWED_HOSTS, and with USE_X_FORWARDED_HOST it would
+// check a forwarded host too, so none is sent; its links then name its
+// own host, which serves them. The client's address and scheme are
+// forwarded. Our bearer credentials (access tokens, API keys) never leave
+// for the legacy API; its own scheme ("Token ...") passes.
+func ToLegacy(target *url.URL, in, out *http.Request) {
+	out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
+	out.URL.Path = strings.TrimSuffix(target.Path, "/") + in.URL.Path
+	out.URL.RawPath = ""
+	out.URL.RawQuery = in.URL.RawQuery
+	out.Host = ""
+	cache.DropInternal(out.Header)
+	if a := out.Header.Get("Authorization"); len(a) >= 7 && strings.EqualFold(a[:7], "bearer ") {
+		out.Header.Del("Authorization")
+	}
+	out.Header.Del("X-Forwarded-Host")
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		prior := in.Header.Values("X-Forwarded-For")
+		out.Header.Set("X-Forwarded-For", strings.Join(append(slices.Clip(prior), ip), ", "))
+	}
+	if in.Header.Get("X-Forwarded-Proto") == "" {
+		proto := "http"
+		if in.TLS != nil {
+			proto = "https"
+		}
+		out.Header.Set("X-Forwarded-Proto", proto)
+	}
+}
+
+// build makes a reverse proxy with the gateway's handling of answers and failures.
+func build(target *url.URL, transport http.RoundTripper, log *slog.Logger, internal bool, rewrite func(*httputil.ProxyRequest)) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			if !internal {
-				cache.DropInternal(pr.Out.Header)
-			}
-			pr.SetURL(target)
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-			// A client-supplied proto or host from a trusted front proxy wins.
-			if p := pr.In.Header.Get("X-Forwarded-Proto"); p != "" {
-				pr.Out.Header.Set("X-Forwarded-Proto", p)
-			}
-			if h := pr.In.Header.Get("X-Forwarded-Host"); h != "" {
-				pr.Out.Header.Set("X-Forwarded-Host", h)
-			}
-		},
+		Rewrite:   rewrite,
 		Transport: transport,
 		// The gateway sets the request id, the security and the CORS headers
 		// itself; upstream's copies would repeat them.
