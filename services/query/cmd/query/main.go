@@ -171,13 +171,14 @@ func startCache(ctx context.Context, rt *service.Runtime, s settings, api *httpa
 		Popular: pop, Metrics: metrics, Logger: rt.Log,
 	}
 	mat := answers.NewMaterializer(c, endpoints, s.cache.seeds, s.cache.materialize)
-	mat.Redis, mat.Prefix = rdb, s.cache.prefix
+	tracer := rt.Tracer("github.com/ihr-go/ihr/services/query")
+	mat.Redis, mat.Prefix, mat.Tracer = rdb, s.cache.prefix, tracer
 	seen, err := meter.Int64Counter("ihr_query_results_events", metric.WithDescription("Results events received, by dataset."))
 	if err != nil {
 		return nil, nil, err
 	}
 	f := &freshness.Follower{Bus: bus, Log: log, Logger: rt.Log,
-		Tracer: rt.Tracer("github.com/ihr-go/ihr/services/query"), Propagator: rt.HTTP.Propagator,
+		Tracer: tracer, Propagator: rt.HTTP.Propagator,
 		OnChange: func(ctx context.Context, ch *freshness.Change) {
 			seen.Add(ctx, 1, metric.WithAttributes(attribute.String("dataset", ch.Dataset)))
 			if log.Ready() { // not for the events replayed at start, but for the last one

@@ -14,6 +14,8 @@ import (
 	"github.com/ihr-go/ihr/pkg/freshness"
 	"github.com/ihr-go/ihr/services/query/internal/endpoint"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Materializer reads again, as soon as a change arrives, the most asked
@@ -31,11 +33,20 @@ type Materializer struct {
 	// Redis and Prefix share the work between replicas (nil: each does all).
 	Redis  *redis.Client
 	Prefix string
+	// Tracer, when set, traces each read in the trace of the change that
+	// caused it.
+	Tracer trace.Tracer
 
 	mu     sync.Mutex
 	views  []view
-	queued map[string]uint64 // key → the change position it was queued for
+	queued map[string]cause // key → the change it was queued for
 	work   chan view
+}
+
+// cause is the change a view is read again for: its position and span.
+type cause struct {
+	seq  uint64
+	span trace.SpanContext
 }
 
 type view struct {
@@ -57,7 +68,7 @@ func (m *Materializer) OnChange(ctx context.Context, c *freshness.Change) {
 		}
 		m.mu.Lock()
 		_, pending := m.queued[v.key]
-		m.queued[v.key] = c.Seq
+		m.queued[v.key] = cause{c.Seq, trace.SpanContextFromContext(ctx)}
 		m.mu.Unlock()
 		if !pending {
 			select {
@@ -115,17 +126,23 @@ func (m *Materializer) Run(ctx context.Context) {
 			m.refresh(ctx)
 		case v := <-m.work:
 			m.mu.Lock()
-			seq := m.queued[v.key]
+			c := m.queued[v.key]
 			delete(m.queued, v.key)
 			m.mu.Unlock()
-			m.read(ctx, v, seq)
+			m.read(ctx, v, c)
 		}
 	}
 }
 
-func (m *Materializer) read(ctx context.Context, v view, seq uint64) {
+func (m *Materializer) read(ctx context.Context, v view, c cause) {
 	key, q := v.key, v.q
-	if !m.claim(ctx, key, seq) {
+	if m.Tracer != nil && c.span.IsValid() {
+		var span trace.Span
+		ctx, span = m.Tracer.Start(trace.ContextWithRemoteSpanContext(ctx, c.span), "materialize",
+			trace.WithAttributes(attribute.String("ihr.cache.key", key)))
+		defer span.End()
+	}
+	if !m.claim(ctx, key, c.seq) {
 		m.Cache.Metrics.materialization(ctx, q, "other_replica")
 		return
 	}
@@ -163,5 +180,5 @@ func (m *Materializer) claim(ctx context.Context, key string, seq uint64) bool {
 // NewMaterializer returns a materializer; its reader must be started with Run.
 func NewMaterializer(c *Cache, endpoints []*endpoint.Endpoint, seeds []string, top int) *Materializer {
 	return &Materializer{Cache: c, Endpoints: endpoints, Seeds: seeds, Top: top,
-		queued: map[string]uint64{}, work: make(chan view, 256)}
+		queued: map[string]cause{}, work: make(chan view, 256)}
 }
