@@ -8,6 +8,8 @@ package authn
 import (
 	"context"
 	"slices"
+	"strings"
+	"time"
 )
 
 // Role is what a principal is allowed to be.
@@ -84,6 +86,22 @@ type Principal struct {
 	// Session is the login an access token belongs to (its refresh token
 	// family), so that a logout or a replayed refresh token revokes it.
 	Session string `json:"session,omitempty"`
+	// Owner is the account an API key or an OAuth2 client acts for
+	// ("user:<id>"): what it may do is bounded by that account's role, and
+	// checks on "one's own account" apply to it.
+	Owner string `json:"owner,omitempty"`
+	// Expires is when an API key expires (zero: unknown), so that no cache
+	// keeps it past then.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Account is the account p acts for: its subject for an account's own
+// token, its owner for an API key or a client, "" for none.
+func (p Principal) Account() string {
+	if strings.HasPrefix(p.Subject, "user:") {
+		return p.Subject
+	}
+	return p.Owner
 }
 
 // AnonymousPrincipal is a request without credentials.

@@ -24,11 +24,13 @@ type Claims struct {
 	Session string `json:"sid,omitempty"`
 	// Version is the user's token version when it was issued (Revocation).
 	Version int `json:"ver,omitempty"`
+	// Owner is the account a client's token acts for (Principal.Owner).
+	Owner string `json:"own,omitempty"`
 }
 
 // Principal is who the claims stand for.
 func (c *Claims) Principal() Principal {
-	return Principal{Subject: c.Subject, Role: c.Role, Scopes: ParseScope(c.Scope), Datasets: c.Datasets, Session: c.Session}
+	return Principal{Subject: c.Subject, Role: c.Role, Scopes: ParseScope(c.Scope), Datasets: c.Datasets, Session: c.Session, Owner: c.Owner}
 }
 
 // ParseScope reads a space-separated list of permissions; "" is nil (all).

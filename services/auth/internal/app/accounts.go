@@ -190,7 +190,7 @@ func locked(wait time.Duration) *apierr.Error {
 
 // issue signs an access token for u in login family, and a refresh token.
 func (s *Service) issue(ctx context.Context, u User, family string) (Tokens, error) {
-	access, err := s.sign(u.Subject(), u.Role, nil, nil, family, u.TokenVersion)
+	access, err := s.sign(grantee{subject: u.Subject(), role: u.Role, session: family, version: u.TokenVersion})
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -201,14 +201,25 @@ func (s *Service) issue(ctx context.Context, u User, family string) (Tokens, err
 	return Tokens{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.Config.AccessTTL.Seconds()), RefreshToken: refresh}, nil
 }
 
+// grantee is whom an access token is for.
+type grantee struct {
+	subject  string
+	role     authn.Role
+	scopes   []authn.Permission
+	datasets []string
+	session  string
+	version  int
+	owner    string
+}
+
 // sign signs an access token.
-func (s *Service) sign(subject string, role authn.Role, scopes []authn.Permission, datasets []string, session string, version int) (string, error) {
+func (s *Service) sign(g grantee) (string, error) {
 	now := time.Now()
 	return s.Signer.Sign(&authn.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: s.Config.Issuer, Subject: subject, Audience: jwt.ClaimStrings{authn.Audience},
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: s.Config.Issuer, Subject: g.subject, Audience: jwt.ClaimStrings{authn.Audience},
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.Config.AccessTTL)), NotBefore: jwt.NewNumericDate(now),
 			IssuedAt: jwt.NewNumericDate(now), ID: secret()[:22]},
-		Role: role, Scope: authn.FormatScope(scopes), Datasets: datasets, Session: session, Version: version,
+		Role: g.role, Scope: authn.FormatScope(g.scopes), Datasets: g.datasets, Session: g.session, Version: g.version, Owner: g.owner,
 	})
 }
 
@@ -299,6 +310,10 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, code, password str
 		return err
 	}
 	if err := s.endLogins(ctx, u, ""); err != nil {
+		return err
+	}
+	// Whoever had the account may have made keys: they end with it.
+	if err := s.revokeKeys(ctx, u, true); err != nil {
 		return err
 	}
 	s.audit(ctx, a, "password_reset", u.Subject(), nil)

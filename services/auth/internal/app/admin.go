@@ -52,7 +52,8 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, c AccountCh
 	if c.Role == nil && c.Status == nil {
 		return User{}, invalid("nothing_to_change", "Give a role or a status")
 	}
-	if a.Principal.Subject == "user:"+itoa(id) {
+	// Through any credential of theirs: their tokens, keys or clients.
+	if a.Principal.Account() == "user:"+itoa(id) {
 		return User{}, apierr.New(apierr.Forbidden, "own_account", "Admins change other accounts, not their own")
 	}
 	u, err := s.Store.UpdateUser(ctx, id, UserChange{Role: c.Role, Status: c.Status, BumpVersion: true})
@@ -63,8 +64,12 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, c AccountCh
 		return User{}, err
 	}
 	if u.Status != Disabled {
-		// Its logins go on, refreshing into tokens of the new role.
+		// Its logins go on, refreshing into tokens of the new role; the
+		// keys and clients it made that the new role does not cover end.
 		s.revoke(ctx, authn.Revocation{Kind: "user", ID: itoa(u.ID), Version: u.TokenVersion})
+		if err := s.withdraw(ctx, u, false); err != nil {
+			return User{}, err
+		}
 	} else if err := s.disable(ctx, u); err != nil {
 		return User{}, err
 	}
@@ -72,14 +77,46 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, c AccountCh
 	return u, nil
 }
 
-// disable ends the logins and revokes the keys of u.
+// disable ends the logins of u and revokes its keys and the clients it made.
 func (s *Service) disable(ctx context.Context, u User) error {
+	if err := s.withdraw(ctx, u, true); err != nil {
+		return err
+	}
+	return s.endLogins(ctx, u, "")
+}
+
+// withdraw revokes the API keys of u and the OAuth2 clients it made: all of
+// them, or those its role no longer covers. VerifyAPIKey and the token
+// endpoint refuse those already; the revocations tell the gateway and the
+// services, which keep keys' answers a while.
+func (s *Service) withdraw(ctx context.Context, u User, all bool) error {
+	if err := s.revokeKeys(ctx, u, all); err != nil {
+		return err
+	}
+	clients, err := s.Store.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range clients {
+		if c.RevokedAt != nil || c.CreatedBy == nil || *c.CreatedBy != u.ID || !all && holds(u.Role, c.Role, c.Scopes) {
+			continue
+		}
+		if err := s.Store.RevokeClient(ctx, c.ID); err != nil {
+			return err
+		}
+		s.revoke(ctx, authn.Revocation{Kind: "client", ID: c.ID})
+	}
+	return nil
+}
+
+// revokeKeys revokes the API keys of u: all, or those its role no longer covers.
+func (s *Service) revokeKeys(ctx context.Context, u User, all bool) error {
 	keys, err := s.Store.APIKeys(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if k.RevokedAt != nil {
+		if k.RevokedAt != nil || !all && holds(u.Role, k.Role, k.Scopes) {
 			continue
 		}
 		if err := s.Store.RevokeAPIKey(ctx, k.ID); err != nil {
@@ -87,5 +124,5 @@ func (s *Service) disable(ctx context.Context, u User) error {
 		}
 		s.revoke(ctx, authn.Revocation{Kind: "key", ID: k.ID})
 	}
-	return s.endLogins(ctx, u, "")
+	return nil
 }

@@ -47,7 +47,10 @@ func keyPermissions(r authn.Role) []authn.Permission {
 	return out
 }
 
-// grant checks what a key of req may do, asked by caller p.
+// grant checks what a key of req may do, asked by caller p: never more
+// than p itself. Only callers who may manage accounts give another role
+// than their own; a caller narrowed to some scopes (a scoped token, an API
+// key, a client) gives at most those, and a non-admin only its datasets.
 func grant(p authn.Principal, req *KeyRequest) error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(req.Name)); n == 0 || n > 100 {
 		return invalid("invalid_name", "name: 1 to 100 characters")
@@ -59,16 +62,23 @@ func grant(p authn.Principal, req *KeyRequest) error {
 	if !req.Role.Valid() || req.Role == authn.Anonymous {
 		return invalid("invalid_role", "role is user, pipeline or admin")
 	}
-	if req.Role != p.Role && p.Role != authn.Admin {
-		return apierr.New(apierr.Forbidden, "role_not_allowed", "Only admins give keys another role than their own")
+	if req.Role != p.Role && !p.Can(authn.ManageUsers) {
+		return apierr.New(apierr.Forbidden, "role_not_allowed", "Only credentials that may manage accounts give keys another role than their own")
 	}
-	allowed := keyPermissions(req.Role)
+	ofRole := keyPermissions(req.Role)
+	allowed := slices.DeleteFunc(slices.Clone(ofRole), func(s authn.Permission) bool { return !p.Can(s) })
 	if req.Scopes == nil {
 		req.Scopes = allowed
 	}
+	if len(req.Scopes) == 0 {
+		return invalid("invalid_scope", "A key holds at least one scope; this credential may give: "+formatOrNone(allowed))
+	}
 	for _, s := range req.Scopes {
+		if !slices.Contains(ofRole, s) {
+			return invalid("invalid_scope", "A key of role "+string(req.Role)+" may hold only: "+authn.FormatScope(ofRole))
+		}
 		if !slices.Contains(allowed, s) {
-			return invalid("invalid_scope", "A key of role "+string(req.Role)+" may hold only: "+authn.FormatScope(allowed))
+			return apierr.New(apierr.Forbidden, "scope_not_allowed", "This credential may give only: "+formatOrNone(allowed))
 		}
 	}
 	if len(req.Datasets) > 0 && !slices.Contains(req.Scopes, authn.Ingest) {
@@ -78,6 +88,9 @@ func grant(p authn.Principal, req *KeyRequest) error {
 		if _, ok := events.Lookup(d); !ok {
 			return invalid("unknown_dataset", "No binned dataset is called "+strconv.Quote(d))
 		}
+		if p.Role != authn.Admin && !slices.Contains(p.Datasets, d) {
+			return apierr.New(apierr.Forbidden, "dataset_not_allowed", "This credential may not ingest "+strconv.Quote(d))
+		}
 	}
 	if req.ExpiresInDays < 0 || req.ExpiresInDays > 3650 {
 		return invalid("invalid_expiry", "expires_in_days: 1 to 3650")
@@ -86,6 +99,35 @@ func grant(p authn.Principal, req *KeyRequest) error {
 		req.ExpiresInDays = 365
 	}
 	return nil
+}
+
+func formatOrNone(ps []authn.Permission) string {
+	if len(ps) == 0 {
+		return "nothing"
+	}
+	return authn.FormatScope(ps)
+}
+
+// holds reports whether an account of role owner may hold a key or client
+// of role and scopes: those of its own role, or any for an admin. A key
+// made before its owner lost a role is refused by it.
+func holds(owner, role authn.Role, scopes []authn.Permission) bool {
+	if len(scopes) == 0 || role != owner && owner != authn.Admin {
+		return false
+	}
+	for _, s := range scopes {
+		if !owner.Grants(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// accountID is the id of the account p acts for (Principal.Account).
+func accountID(p authn.Principal) (int64, bool) {
+	id, ok := strings.CutPrefix(p.Account(), "user:")
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, ok && err == nil
 }
 
 // randomID is a public id: prefix and 12 hex digits.
@@ -113,6 +155,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, req KeyRequest) (Ne
 	}
 	s.audit(ctx, a, "api_key_created", "key:"+id, map[string]any{"role": req.Role, "scopes": req.Scopes, "datasets": req.Datasets})
 	return NewKey{Secret: authn.APIKeyPrefix + id + "_" + sec, APIKey: &k}, nil
+}
+
+func expires(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 func nonNil(s []string) []string {
@@ -179,14 +228,22 @@ func (s *Service) VerifyAPIKey(ctx context.Context, key string) (authn.Principal
 	if subtle.ConstantTimeCompare(digest(sec), k.Hash) != 1 || k.RevokedAt != nil || k.ExpiresAt != nil && time.Now().After(*k.ExpiresAt) {
 		return authn.Principal{}, ErrKey
 	}
+	// A key acts with its owner's authority as it is now: a disabled or
+	// demoted owner's keys stop, whether or not their revocation got out.
 	u, err := s.Store.UserByID(ctx, k.UserID)
-	if err != nil || u.Status != Active {
+	if errors.Is(err, ErrNotFound) {
+		return authn.Principal{}, ErrKey
+	}
+	if err != nil {
+		return authn.Principal{}, err
+	}
+	if u.Status != Active || !holds(u.Role, k.Role, k.Scopes) {
 		return authn.Principal{}, ErrKey
 	}
 	if err := s.Store.KeyUsed(ctx, id); err != nil {
 		s.Log.WarnContext(ctx, "record API key use", "key", id, "err", err)
 	}
-	return authn.Principal{Subject: "key:" + id, Role: k.Role, Scopes: k.Scopes, Datasets: k.Datasets}, nil
+	return authn.Principal{Subject: "key:" + id, Role: k.Role, Scopes: k.Scopes, Datasets: k.Datasets, Owner: u.Subject(), Expires: expires(k.ExpiresAt)}, nil
 }
 
 // CreateClient makes an OAuth2 client (client_credentials), for pipelines.
@@ -198,8 +255,10 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, req KeyRequest) (Ne
 		return NewKey{}, err
 	}
 	c := Client{ID: randomID("c"), Name: req.Name, Role: req.Role, Scopes: req.Scopes, Datasets: nonNil(req.Datasets), CreatedAt: time.Now().UTC()}
-	if u, err := s.me(ctx, a); err == nil {
-		c.CreatedBy = &u.ID
+	// The client acts with its creator's authority (an admin key's or
+	// client's: their owner's).
+	if id, ok := accountID(a.Principal); ok {
+		c.CreatedBy = &id
 	}
 	sec := secret()
 	c.SecretHash = digest(sec)

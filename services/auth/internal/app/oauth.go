@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -52,7 +53,7 @@ func (s *Service) Token(ctx context.Context, a Actor, req TokenRequest) (Tokens,
 		if scopes == nil {
 			return s.issue(ctx, u, uuid.NewString())
 		}
-		access, err := s.sign(u.Subject(), u.Role, scopes, nil, "", u.TokenVersion)
+		access, err := s.sign(grantee{subject: u.Subject(), role: u.Role, scopes: scopes, version: u.TokenVersion})
 		return Tokens{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.Config.AccessTTL.Seconds()), Scope: authn.FormatScope(scopes)}, err
 	case "refresh_token":
 		if req.RefreshToken == "" {
@@ -72,7 +73,7 @@ func (s *Service) Token(ctx context.Context, a Actor, req TokenRequest) (Tokens,
 		if scopes == nil {
 			scopes = c.Scopes
 		}
-		access, err := s.sign("client:"+c.ID, c.Role, scopes, c.Datasets, "", 0)
+		access, err := s.sign(grantee{subject: "client:" + c.ID, role: c.Role, scopes: scopes, datasets: c.Datasets, owner: c.owner()})
 		if err != nil {
 			return Tokens{}, err
 		}
@@ -120,7 +121,35 @@ func (s *Service) client(ctx context.Context, id, secret string) (Client, error)
 	if subtle.ConstantTimeCompare(digest(secret), c.SecretHash) != 1 || c.RevokedAt != nil {
 		return Client{}, errClient
 	}
+	if ok, err := s.creatorHolds(ctx, c); err != nil || !ok {
+		return Client{}, cmp.Or(err, error(errClient))
+	}
 	return c, nil
+}
+
+// creatorHolds reports whether the account that made c may still hold it:
+// a client acts with its creator's authority as it is now. A client whose
+// creator was deleted goes on (nobody's authority was withdrawn).
+func (s *Service) creatorHolds(ctx context.Context, c Client) (bool, error) {
+	if c.CreatedBy == nil {
+		return true, nil
+	}
+	u, err := s.Store.UserByID(ctx, *c.CreatedBy)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return u.Status == Active && holds(u.Role, c.Role, c.Scopes), nil
+}
+
+// owner names the account a client acts for, "" for none.
+func (c Client) owner() string {
+	if c.CreatedBy == nil {
+		return ""
+	}
+	return "user:" + itoa(*c.CreatedBy)
 }
 
 // RevokeToken revokes a refresh token's login or an API key (RFC 7009):
@@ -236,6 +265,9 @@ func (s *Service) introspectAccess(ctx context.Context, c *authn.Claims) (Intros
 			return Introspection{}, nil
 		}
 		if err != nil {
+			return Introspection{}, err
+		}
+		if ok, err := s.creatorHolds(ctx, cl); err != nil || !ok {
 			return Introspection{}, err
 		}
 		out.ClientID = cl.ID
