@@ -22,6 +22,8 @@
 //	            create EMAIL [--role R] [--password-stdin]   an active account (the first admin)
 //	            set-role EMAIL ROLE | disable EMAIL | enable EMAIL
 //	            import-legacy [--dry-run]                     the legacy Django accounts
+//	compare     replay a request list against two deployments and report their parity
+//	            --a URL --b URL --requests FILE [--concurrency N] [--json]
 //
 // The dlq and ingest commands read IHR_NATS_URL, IHR_NATS_PREFIX and
 // IHR_DATABASE_URL (or --nats-url, --nats-prefix, --database-url).
@@ -53,6 +55,7 @@ func commands() map[string]command {
 		"import":    {"publish IHR daily dumps (.csv, .csv.gz, .csv.lz4) as bins, resumably", importCmd},
 		"ingest":    {"ingest status: committed bins, staged runs, consumer lag, DLQ depth", ingestCmd},
 		"users":     {"make the first admin, set roles, disable accounts, import the legacy accounts", usersCmd},
+		"compare":   {"replay requests against two deployments (ours and the legacy API) and report their parity", compareCmd},
 	}
 }
 
