@@ -188,14 +188,19 @@ func locked(wait time.Duration) *apierr.Error {
 		With("retry_after", secs)
 }
 
-// issue signs an access token for u in login family, and a refresh token.
+// issue opens login family for u: an access token and a first refresh token.
 func (s *Service) issue(ctx context.Context, u User, family string) (Tokens, error) {
-	access, err := s.sign(grantee{subject: u.Subject(), role: u.Role, session: family, version: u.TokenVersion})
-	if err != nil {
-		return Tokens{}, err
-	}
 	refresh := secret()
 	if err := s.Store.AddRefresh(ctx, digest(refresh), family, u.ID, time.Now().Add(s.Config.RefreshTTL)); err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(u, family, refresh)
+}
+
+// tokens signs an access token for u in login family, given with refresh.
+func (s *Service) tokens(u User, family, refresh string) (Tokens, error) {
+	access, err := s.sign(grantee{subject: u.Subject(), role: u.Role, session: family, version: u.TokenVersion})
+	if err != nil {
 		return Tokens{}, err
 	}
 	return Tokens{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(s.Config.AccessTTL.Seconds()), RefreshToken: refresh}, nil
@@ -224,9 +229,11 @@ func (s *Service) sign(g grantee) (string, error) {
 }
 
 // Refresh spends a refresh token for new tokens of the same login. A token
-// spent twice was stolen or replayed: the whole login is revoked.
+// spent twice was stolen or replayed: the whole login is revoked, the
+// token its first use gave included.
 func (s *Service) Refresh(ctx context.Context, a Actor, token string) (Tokens, error) {
-	rt, err := s.Store.UseRefresh(ctx, digest(token))
+	next := secret()
+	rt, err := s.Store.RotateRefresh(ctx, digest(token), digest(next), time.Now().Add(s.Config.RefreshTTL))
 	if errors.Is(err, ErrNotFound) {
 		return Tokens{}, errInvalidGrant
 	}
@@ -251,7 +258,7 @@ func (s *Service) Refresh(ctx context.Context, a Actor, token string) (Tokens, e
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.issue(ctx, u, rt.Family)
+	return s.tokens(u, rt.Family, next)
 }
 
 // Logout ends the login of the caller's access token.

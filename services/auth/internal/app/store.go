@@ -80,7 +80,8 @@ type RefreshToken struct {
 	UserID    int64
 	ExpiresAt time.Time
 	// Used tells that it was spent before this use (a replay).
-	Used    bool
+	Used bool
+	// Revoked tells that its login was revoked.
 	Revoked bool
 }
 
@@ -148,10 +149,14 @@ type Store interface {
 	LoginFailed(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error)
 	LoginSucceeded(ctx context.Context, email string) error
 
+	// AddRefresh stores the first refresh token of a new login.
 	AddRefresh(ctx context.Context, hash []byte, family string, userID int64, expires time.Time) error
-	// UseRefresh spends a refresh token: the token as it was before (Used,
-	// Revoked tell why it cannot be spent). ErrNotFound when unknown.
-	UseRefresh(ctx context.Context, hash []byte) (RefreshToken, error)
+	// RotateRefresh spends a refresh token and, when it could be spent (not
+	// spent before, expired, nor its login revoked), stores next in its
+	// login, atomically with respect to RevokeFamily and RevokeFamilies: it
+	// returns the token as it was (Used, Revoked tell why it was not
+	// spent). ErrNotFound when unknown.
+	RotateRefresh(ctx context.Context, hash, next []byte, expires time.Time) (RefreshToken, error)
 	// Refresh returns a refresh token's state without spending it.
 	Refresh(ctx context.Context, hash []byte) (RefreshToken, error)
 	RevokeFamily(ctx context.Context, family string) error

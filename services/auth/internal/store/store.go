@@ -170,30 +170,72 @@ func (p *Postgres) AddRefresh(ctx context.Context, hash []byte, family string, u
 	return err
 }
 
-// UseRefresh spends a refresh token and returns it as it was. Of two
-// concurrent uses, one spends it and the other finds it spent.
-func (p *Postgres) UseRefresh(ctx context.Context, hash []byte) (app.RefreshToken, error) {
+// refreshLock is the class of the advisory locks that serialise what
+// happens to one login (refresh token family): a rotation, a revocation.
+const refreshLock = 0x7e_f5e5
+
+// lockFamily takes the lock of a login until tx ends.
+func lockFamily(ctx context.Context, tx pgx.Tx, family string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, refreshLock, family)
+	return err
+}
+
+// refreshState reads a refresh token as it is; Revoked tells that it or
+// any token of its login was revoked.
+const refreshState = `SELECT t.family::text, t.user_id, t.expires_at, t.used_at IS NOT NULL,
+		EXISTS (SELECT FROM auth_refresh_tokens f WHERE f.family = t.family AND f.revoked_at IS NOT NULL)
+	FROM auth_refresh_tokens t WHERE t.hash = $1`
+
+func scanRefresh(row pgx.Row) (app.RefreshToken, error) {
 	var t app.RefreshToken
-	err := p.Pool.QueryRow(ctx, `UPDATE auth_refresh_tokens SET used_at = now() WHERE hash = $1 AND used_at IS NULL
-		RETURNING family::text, user_id, expires_at, revoked_at IS NOT NULL`, hash).Scan(&t.Family, &t.UserID, &t.ExpiresAt, &t.Revoked)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return p.Refresh(ctx, hash) // unknown, or spent before
-	}
+	err := row.Scan(&t.Family, &t.UserID, &t.ExpiresAt, &t.Used, &t.Revoked)
+	return t, notFound(err)
+}
+
+// RotateRefresh spends a refresh token and stores its successor in the same
+// login, in one transaction under the login's lock: of concurrent uses one
+// spends it and the others find it spent, and no successor is stored in a
+// login revoked before, or revoked after without it.
+func (p *Postgres) RotateRefresh(ctx context.Context, hash, next []byte, expires time.Time) (app.RefreshToken, error) {
+	var t app.RefreshToken
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		var family string
+		if err := tx.QueryRow(ctx, `SELECT family::text FROM auth_refresh_tokens WHERE hash = $1`, hash).Scan(&family); err != nil {
+			return notFound(err)
+		}
+		if err := lockFamily(ctx, tx, family); err != nil {
+			return err
+		}
+		var err error
+		if t, err = scanRefresh(tx.QueryRow(ctx, refreshState, hash)); err != nil {
+			return err
+		}
+		if t.Used || t.Revoked || !time.Now().Before(t.ExpiresAt) {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE auth_refresh_tokens SET used_at = now() WHERE hash = $1`, hash); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO auth_refresh_tokens (hash, family, user_id, expires_at) VALUES ($1, $2, $3, $4)`, next, t.Family, t.UserID, expires)
+		return err
+	})
 	return t, err
 }
 
 // Refresh returns a refresh token's state.
 func (p *Postgres) Refresh(ctx context.Context, hash []byte) (app.RefreshToken, error) {
-	var t app.RefreshToken
-	err := p.Pool.QueryRow(ctx, `SELECT family::text, user_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL
-		FROM auth_refresh_tokens WHERE hash = $1`, hash).Scan(&t.Family, &t.UserID, &t.ExpiresAt, &t.Used, &t.Revoked)
-	return t, notFound(err)
+	return scanRefresh(p.Pool.QueryRow(ctx, refreshState, hash))
 }
 
-// RevokeFamily revokes a login.
+// RevokeFamily revokes a login, under its lock.
 func (p *Postgres) RevokeFamily(ctx context.Context, family string) error {
-	_, err := p.Pool.Exec(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL`, family)
-	return err
+	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if err := lockFamily(ctx, tx, family); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now() WHERE family = $1 AND revoked_at IS NULL`, family)
+		return err
+	})
 }
 
 // FamilyRevoked reports whether a login was revoked.
@@ -203,26 +245,30 @@ func (p *Postgres) FamilyRevoked(ctx context.Context, family string) (bool, erro
 	return revoked, err
 }
 
-// RevokeFamilies revokes a user's logins but except.
+// RevokeFamilies revokes a user's logins but except, each under its lock
+// (taken in order: two revocations never wait for each other), so that a
+// rotation in progress either ends before, its successor revoked too, or
+// finds its login revoked.
 func (p *Postgres) RevokeFamilies(ctx context.Context, user int64, except string) ([]string, error) {
-	rows, err := p.Pool.Query(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now()
-		WHERE user_id = $1 AND revoked_at IS NULL AND family::text <> $2 AND expires_at > now() RETURNING family::text`, user, except)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
 	var families []string
-	for rows.Next() {
-		var f string
-		if err := rows.Scan(&f); err != nil {
-			return nil, err
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT family::text FROM auth_refresh_tokens
+			WHERE user_id = $1 AND revoked_at IS NULL AND family::text <> $2 AND expires_at > now() ORDER BY 1`, user, except)
+		if err != nil {
+			return err
 		}
-		if !seen[f] {
-			seen[f] = true
-			families = append(families, f)
+		if families, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
 		}
-	}
-	return families, rows.Err()
+		for _, f := range families {
+			if err := lockFamily(ctx, tx, f); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE auth_refresh_tokens SET revoked_at = now() WHERE family::text = ANY($1) AND revoked_at IS NULL`, families)
+		return err
+	})
+	return families, err
 }
 
 const keyColumns = `id, hash, user_id, name, role, scopes, datasets, created_at, expires_at, last_used, revoked_at`
