@@ -1,8 +1,11 @@
 package passwords
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -61,5 +64,33 @@ func TestCheck(t *testing.T) {
 		if got := Check(pw) == nil; got != ok {
 			t.Errorf("Check(%.20q) ok %v, want %v", pw, got, ok)
 		}
+	}
+}
+
+// A gate lets n hashes run at once; the next waits its while, then is refused.
+func TestGateBoundsHashesAtOnce(t *testing.T) {
+	g := NewGate(1, 20*time.Millisecond)
+	h, err := g.Hash(context.Background(), "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.slots <- struct{}{} // a hash in progress
+	if _, err := g.Hash(context.Background(), "x"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Hash with every slot taken: %v, want ErrBusy", err)
+	}
+	if _, _, err := g.Verify(context.Background(), h, "x"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Verify with every slot taken: %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (&Gate{slots: g.slots, wait: time.Hour}).Waste(ctx, "x"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Waste for a request gone: %v", err)
+	}
+	<-g.slots // the hash in progress ends
+	if ok, _, err := g.Verify(context.Background(), h, "correct horse battery staple"); !ok || err != nil {
+		t.Errorf("Verify with a free slot: %v %v", ok, err)
+	}
+	if len(g.slots) != 0 {
+		t.Errorf("%d slots still taken after every hash ended", len(g.slots))
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/authn"
 	"github.com/ihr-go/ihr/pkg/config"
 	"github.com/ihr-go/ihr/pkg/natsx"
+	"github.com/ihr-go/ihr/pkg/passwords"
 	"github.com/ihr-go/ihr/pkg/service"
 	"github.com/ihr-go/ihr/services/auth/internal/alerts"
 	"github.com/ihr-go/ihr/services/auth/internal/app"
@@ -29,6 +31,10 @@ type settings struct {
 	rotate    time.Duration
 	overlap   time.Duration
 	mail      mail.Config
+	// hashes bounds the password hashes computed at once, hashWait how
+	// long one waits for a slot before the request is refused.
+	hashes   int
+	hashWait time.Duration
 }
 
 func spec() service.Spec[settings] {
@@ -52,6 +58,8 @@ func spec() service.Spec[settings] {
 				rotate:    e.Duration("IHR_AUTH_KEY_ROTATE", 30*24*time.Hour, time.Hour, 365*24*time.Hour),
 				overlap:   e.Duration("IHR_AUTH_KEY_OVERLAP", 5*time.Minute, 0, 24*time.Hour),
 				mail:      mail.ReadConfig(e),
+				hashes:    e.Int("IHR_AUTH_HASH_CONCURRENCY", 2*runtime.GOMAXPROCS(0), 1, 10_000),
+				hashWait:  e.Duration("IHR_AUTH_HASH_WAIT", time.Second, 0, time.Minute),
 			}
 		},
 		Start: start,
@@ -107,7 +115,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		return nil, err
 	}
 
-	svc := &app.Service{Store: st, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
+	svc := &app.Service{Store: st, Passwords: passwords.NewGate(s.hashes, s.hashWait), Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
 		Mail: mailer{queue}, Events: revocations{bus}, Config: s.app, Log: rt.Log}
 	alarms := &alerts.Consumer{Bus: bus, Alerter: svc, Log: rt.Log}
 	rt.Go(func() { alarms.Run(ctx) })

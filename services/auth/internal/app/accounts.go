@@ -65,7 +65,11 @@ func (s *Service) Register(ctx context.Context, a Actor, email, password string)
 	if err := passwords.Check(password); err != nil {
 		return weak(err)
 	}
-	u, err := s.Store.CreateUser(ctx, email, passwords.Hash(password), authn.User, Pending)
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u, err := s.Store.CreateUser(ctx, email, h, authn.User, Pending)
 	if errors.Is(err, ErrExists) {
 		s.audit(ctx, a, "register_taken", email, nil)
 		return s.Mail.Send(ctx, Mail{ID: "taken:" + secret(), Kind: "register_taken", To: email, Subject: "Your IHR account",
@@ -136,33 +140,17 @@ func (s *Service) checkPassword(ctx context.Context, a Actor, email, password st
 	if email == "" || len(email) > 254 || len(password) > passwords.MaxLength {
 		return User{}, errCredentials
 	}
-	until, err := s.Store.LoginLocked(ctx, email)
+	u, err := s.Store.UserByEmail(ctx, email)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, err
+	}
+	ok, rehash, err := s.attempt(ctx, a, email, u.PasswordHash, known, password)
 	if err != nil {
 		return User{}, err
 	}
-	if wait := time.Until(until); wait > 0 {
-		return User{}, locked(wait)
-	}
-	u, err := s.Store.UserByEmail(ctx, email)
-	ok, rehash := false, false
-	switch {
-	case errors.Is(err, ErrNotFound):
-		passwords.Waste(password)
-	case err != nil:
-		return User{}, err
-	default:
-		ok, rehash = passwords.Verify(u.PasswordHash, password)
-	}
 	if !ok {
-		until, err := s.Store.LoginFailed(ctx, email, s.Config.LockAfter, s.Config.LockFor, s.Config.LockMax)
-		if err != nil {
-			return User{}, err
-		}
-		s.audit(ctx, a, "login_failed", strings.ToLower(email), map[string]any{"locked_until": until})
 		return User{}, errCredentials
-	}
-	if err := s.Store.LoginSucceeded(ctx, email); err != nil {
-		return User{}, err
 	}
 	switch u.Status {
 	case Pending:
@@ -172,18 +160,72 @@ func (s *Service) checkPassword(ctx context.Context, a Actor, email, password st
 	}
 	change := UserChange{LoggedIn: true}
 	if rehash {
-		h := passwords.Hash(password)
-		change.PasswordHash = &h
+		// Busy: the next login re-hashes it.
+		if h, err := s.Passwords.Hash(ctx, password); err == nil {
+			change.PasswordHash = &h
+		}
 	}
 	if u, err = s.Store.UpdateUser(ctx, u.ID, change); err != nil {
 		return User{}, err
 	}
-	s.audit(ctx, a, "login", u.Subject(), map[string]any{"rehashed": rehash})
+	s.audit(ctx, a, "login", u.Subject(), map[string]any{"rehashed": change.PasswordHash != nil})
 	return u, nil
 }
 
+// attempt checks password against hash, the password of the account of
+// email (known false: there is none, and the time of a failure is spent),
+// as one attempt of the lockout: counted before it is checked, so that
+// parallel guesses cannot outrun the lock, and forgotten when it matched.
+func (s *Service) attempt(ctx context.Context, a Actor, email, hash string, known bool, password string) (ok, rehash bool, err error) {
+	until, err := s.Store.LoginAttempt(ctx, email, s.Config.LockAfter, s.Config.LockFor, s.Config.LockMax)
+	if err != nil {
+		return false, false, err
+	}
+	if !until.IsZero() {
+		return false, false, locked(time.Until(until))
+	}
+	if known {
+		ok, rehash, err = s.Passwords.Verify(ctx, hash, password)
+	} else {
+		err = s.Passwords.Waste(ctx, password)
+	}
+	if err != nil {
+		return false, false, busy(err)
+	}
+	if !ok {
+		s.audit(ctx, a, "login_failed", strings.ToLower(email), nil)
+		return false, false, nil
+	}
+	return true, rehash, s.Store.LoginSucceeded(ctx, email)
+}
+
+// busy is the error of a password hash that could not be computed: no
+// slot (passwords.ErrBusy) answers 503 at once, to try again shortly.
+func busy(err error) error {
+	if errors.Is(err, passwords.ErrBusy) {
+		return apierr.Wrap(apierr.Unavailable, "busy", "Too many password checks at once: try again in a second", err).With("retry_after", 1)
+	}
+	return err
+}
+
+// hash hashes a new password.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	h, err := s.Passwords.Hash(ctx, password)
+	return h, busy(err)
+}
+
+// checkCurrent checks the password of u's owner, asked again before a
+// sensitive change, as a login attempt: failures count towards the lockout.
+func (s *Service) checkCurrent(ctx context.Context, a Actor, u User, password string) error {
+	ok, _, err := s.attempt(ctx, a, u.Email, u.PasswordHash, true, password)
+	if err == nil && !ok {
+		err = errPassword
+	}
+	return err
+}
+
 func locked(wait time.Duration) *apierr.Error {
-	secs := int(wait.Seconds()) + 1
+	secs := int(max(wait, 0).Seconds()) + 1
 	return apierr.New(apierr.RateLimited, "too_many_attempts", "Too many failed logins for this address: try again in "+strconv.Itoa(secs)+" s").
 		With("retry_after", secs)
 }
@@ -306,7 +348,10 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, code, password str
 	if err != nil {
 		return err
 	}
-	h := passwords.Hash(password)
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
 	change := UserChange{PasswordHash: &h, BumpVersion: true}
 	if u, err := s.Store.UserByID(ctx, c.UserID); err == nil && u.Status == Pending {
 		active := Active
@@ -378,13 +423,16 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, current, password
 	if err != nil {
 		return Tokens{}, err
 	}
-	if ok, _ := passwords.Verify(u.PasswordHash, current); !ok {
-		return Tokens{}, errPassword
-	}
 	if err := passwords.Check(password); err != nil {
 		return Tokens{}, weak(err)
 	}
-	h := passwords.Hash(password)
+	if err := s.checkCurrent(ctx, a, u, current); err != nil {
+		return Tokens{}, err
+	}
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return Tokens{}, err
+	}
 	if u, err = s.Store.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &h, BumpVersion: true}); err != nil {
 		return Tokens{}, err
 	}
@@ -405,11 +453,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Actor, password, ema
 	if err != nil {
 		return err
 	}
-	if ok, _ := passwords.Verify(u.PasswordHash, password); !ok {
-		return errPassword
-	}
 	email, err = address(email)
 	if err != nil {
+		return err
+	}
+	if err := s.checkCurrent(ctx, a, u, password); err != nil {
 		return err
 	}
 	if strings.EqualFold(email, u.Email) {
@@ -445,8 +493,8 @@ func (s *Service) DeleteAccount(ctx context.Context, a Actor, password string) e
 	if err != nil {
 		return err
 	}
-	if ok, _ := passwords.Verify(u.PasswordHash, password); !ok {
-		return errPassword
+	if err := s.checkCurrent(ctx, a, u, password); err != nil {
+		return err
 	}
 	keys, err := s.Store.APIKeys(ctx, u.ID)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/authn"
+	"github.com/ihr-go/ihr/pkg/passwords"
 )
 
 // Config is the policy of the service.
@@ -66,13 +67,15 @@ type AccessVerifier interface {
 
 // Service is the auth service's use cases.
 type Service struct {
-	Store  Store
-	Signer Signer
-	Access AccessVerifier
-	Mail   Mailer
-	Events Events
-	Config Config
-	Log    *slog.Logger
+	Store Store
+	// Passwords hashes and checks passwords, a bounded number at once.
+	Passwords *passwords.Gate
+	Signer    Signer
+	Access    AccessVerifier
+	Mail      Mailer
+	Events    Events
+	Config    Config
+	Log       *slog.Logger
 }
 
 // Actor is who asks and from where, for the audit log.

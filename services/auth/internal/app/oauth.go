@@ -86,10 +86,11 @@ func (s *Service) Token(ctx context.Context, a Actor, req TokenRequest) (Tokens,
 }
 
 // asGrantError turns the errors of a login or refresh into those of RFC
-// 6749 (a wrong password is an invalid grant; a lockout stays a 429).
+// 6749 (a wrong password is an invalid grant; a lockout stays a 429, a
+// busy service a 503).
 func asGrantError(err error) error {
 	var e *apierr.Error
-	if !errors.As(err, &e) || e.Kind == apierr.RateLimited || e.Kind == apierr.Internal {
+	if !errors.As(err, &e) || e.Kind == apierr.RateLimited || e.Kind == apierr.Internal || e.Kind == apierr.Unavailable {
 		return err
 	}
 	return oauthError(apierr.Invalid, "invalid_grant", e.Message)

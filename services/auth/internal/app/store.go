@@ -142,11 +142,13 @@ type Store interface {
 	// spent or expired.
 	UseCode(ctx context.Context, hash []byte, purpose string) (Code, error)
 
-	// LoginLocked returns until when logins for email are refused.
-	LoginLocked(ctx context.Context, email string) (time.Time, error)
-	// LoginFailed counts a failure for email and returns until when logins
-	// for it are refused (zero: not locked).
-	LoginFailed(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error)
+	// LoginAttempt counts an attempt to give the password of email as a
+	// failure, atomically, before the password is checked; it returns until
+	// when attempts are refused when this one is (zero: check it). From
+	// after failures in a row the address is locked for lockFor, doubling
+	// at each further failure up to lockMax.
+	LoginAttempt(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error)
+	// LoginSucceeded forgets the failures of email.
 	LoginSucceeded(ctx context.Context, email string) error
 
 	// AddRefresh stores the first refresh token of a new login.

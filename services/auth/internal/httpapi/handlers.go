@@ -267,7 +267,7 @@ func (a *API) jwks(w http.ResponseWriter, _ *http.Request) {
 // for a client that failed to authenticate).
 func (a *API) oauthFail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
-	if e.Kind == apierr.Internal || e.Kind == apierr.RateLimited {
+	if e.Kind == apierr.Internal || e.Kind == apierr.RateLimited || e.Kind == apierr.Unavailable {
 		a.fail(w, r, err)
 		return
 	}

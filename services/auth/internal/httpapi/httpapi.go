@@ -16,6 +16,7 @@ import (
 
 	"github.com/ihr-go/ihr/pkg/apierr"
 	"github.com/ihr-go/ihr/pkg/authn"
+	"github.com/ihr-go/ihr/pkg/passwords"
 	"github.com/ihr-go/ihr/services/auth/internal/app"
 )
 
@@ -117,10 +118,11 @@ func (a *API) json(h func(r *http.Request, actor app.Actor) (answer, error)) htt
 	})
 }
 
-// fail writes err; internal errors are logged (their cause stays here).
+// fail writes err; internal errors are logged (their cause stays here),
+// not the refusals of a busy service (a flood would fill the logs).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
-	if e.Kind == apierr.Internal || e.Kind == apierr.Unavailable {
+	if e.Kind == apierr.Internal || e.Kind == apierr.Unavailable && !errors.Is(err, passwords.ErrBusy) {
 		a.Log.ErrorContext(r.Context(), "auth request failed", "path", r.URL.Path, "err", err)
 	}
 	if secs, ok := e.Fields["retry_after"].(int); ok {

@@ -132,28 +132,31 @@ func (p *Postgres) UseCode(ctx context.Context, hash []byte, purpose string) (ap
 	return c, notFound(err)
 }
 
-// LoginLocked returns until when logins for email are refused.
-func (p *Postgres) LoginLocked(ctx context.Context, email string) (time.Time, error) {
-	var until *time.Time
-	err := p.Pool.QueryRow(ctx, `SELECT locked_until FROM auth_login_failures WHERE email = lower($1)`, email).Scan(&until)
-	if errors.Is(err, pgx.ErrNoRows) || until == nil {
-		return time.Time{}, nil
-	}
-	return *until, err
-}
-
-// LoginFailed counts a failed login for email: from the after-th failure
-// in a row, the address is locked for lockFor, doubling each time, up to lockMax.
-func (p *Postgres) LoginFailed(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error) {
-	var until *time.Time
+// LoginAttempt counts an attempt to give the password of email as a
+// failure, before the password is checked, in one statement: parallel
+// guesses each count, and none is checked once the address is locked. From
+// the after-th failure in a row, the address is locked for lockFor,
+// doubling each time, up to lockMax. It returns, when this attempt is
+// refused, until when (zero: check the password).
+func (p *Postgres) LoginAttempt(ctx context.Context, email string, after int, lockFor, lockMax time.Duration) (time.Time, error) {
+	var failures int
 	err := p.Pool.QueryRow(ctx, `INSERT INTO auth_login_failures AS f (email, failures, locked_until, updated_at)
 		VALUES (lower($1), 1, CASE WHEN $2::int <= 1 THEN now() + least($3::float8, $4::float8) * interval '1 second' END, now())
 		ON CONFLICT (email) DO UPDATE SET failures = f.failures + 1, updated_at = now(),
 			locked_until = CASE WHEN f.failures + 1 >= $2::int
 				THEN now() + least($3::float8 * power(2, f.failures + 1 - $2::int), $4::float8) * interval '1 second' END
-		RETURNING locked_until`, email, after, lockFor.Seconds(), lockMax.Seconds()).Scan(&until)
-	if err != nil || until == nil {
+		WHERE f.locked_until IS NULL OR f.locked_until <= now()
+		RETURNING failures`, email, after, lockFor.Seconds(), lockMax.Seconds()).Scan(&failures)
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, err
+	}
+	var until *time.Time // locked: the row was left as it was
+	err = p.Pool.QueryRow(ctx, `SELECT locked_until FROM auth_login_failures WHERE email = lower($1)`, email).Scan(&until)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, err
+	}
+	if until == nil || until.Before(time.Now()) {
+		return time.Now().Add(time.Second), nil // unlocked or forgotten meanwhile: try again
 	}
 	return *until, nil
 }
