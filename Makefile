@@ -10,10 +10,10 @@ PACKAGES = $(addsuffix /...,$(MODULES))
 SCRIPTS = $(shell git ls-files '*.sh' .ci/run) $(wildcard scripts/db/*.sh scripts/dev/*.sh)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ihr_bench?sslmode=disable
 
-.PHONY: help run stop test test-chaos fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read bench-cache docs
+.PHONY: help run stop test test-chaos fuzz build lint db-migrate db-reset docker bench bench-data bench-ingest bench-read bench-cache docs k8s-check
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: build ## init + migrate the database, load demo data if empty, start every service
 	@scripts/dev/up.sh
@@ -54,6 +54,10 @@ db-migrate: ## apply pending migrations to IHR_DATABASE_URL
 
 db-reset: ## drop, recreate and migrate the development database
 	scripts/db/reset.sh --yes
+
+k8s-check: ## render k8s/ (base, dev, prod) into .run/k8s/ and check it: schemas, references, probes, env, security, network policies
+	cd tests/k8s && go test -count=1 . -args -render $(CURDIR)/.run/k8s
+	@echo "rendered: $(addprefix .run/k8s/,base.yaml dev.yaml prod.yaml)"
 
 docker: ## build one image per service (needs a Docker engine)
 	@for s in $(BINARIES); do docker build -f deployments/Dockerfile --build-arg SERVICE=$$s -t ihr/$$s:dev . || exit 1; done
