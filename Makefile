@@ -32,11 +32,12 @@ test-chaos: ## the long tests at full size: break ingestion mid-load (kill -9, P
 	cd services/ihrctl && go test -count=1 -timeout 20m -v -run TestImportDumps ./cmd/ihrctl
 
 FUZZTIME ?= 60s
-fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages, cache entries from Redis, e-mail tasks)
+fuzz: ## explore the fuzz targets for FUZZTIME each (outside input: query strings, ingest messages, cache entries from Redis, e-mail tasks, answers compared with the legacy API)
 	go test -run NONE -fuzz FuzzQueryString -fuzztime $(FUZZTIME) ./services/query/cmd/query
 	go test -run NONE -fuzz FuzzDecodeHegemonyRows -fuzztime $(FUZZTIME) ./pkg/events
 	go test -run NONE -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) ./pkg/cache
 	go test -run NONE -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./services/auth/internal/mail
+	go test -run NONE -fuzz FuzzCompare -fuzztime $(FUZZTIME) ./pkg/parity
 
 build: ## build the binaries into bin/
 	@mkdir -p bin

@@ -96,7 +96,7 @@ func printReport(w io.Writer, r *replay.Report) {
 	t := r.Total
 	fmt.Fprintf(w, "a: %s\nb: %s\n%d requests: %d equal, %d differing (%d by status), %d errors\n\n",
 		r.A, r.B, t.Requests, t.Equal, t.Differing, t.StatusMismatches, t.Errors)
-	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "endpoint\trequests\tequal\tdiffering\tstatus\terrors\ta p50 ms\ta p99 ms\tb p50 ms\tb p99 ms\t")
 	for _, e := range r.Endpoints {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t\n", e.Name, e.Requests, e.Equal, e.Differing,
@@ -107,9 +107,9 @@ func printReport(w io.Writer, r *replay.Report) {
 		if e.Example == nil {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", e.Name)
+		fmt.Fprintf(w, "\n%s, what differs most:\n", e.Name)
 		for _, p := range e.Paths {
-			fmt.Fprintf(w, "  %s differs in %d requests\n", p.Path, p.Requests)
+			fmt.Fprintf(w, "  %s  (%d of %d requests)\n", p.Path, p.Requests, e.Requests)
 		}
 		x := e.Example
 		fmt.Fprintf(w, "  e.g. %s", x.Request)
