@@ -42,7 +42,11 @@ func Identify(v Verifier, next http.Handler) http.Handler {
 		} else {
 			ctx = WithPrincipal(ctx, p)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		rc := r.WithContext(ctx)
+		next.ServeHTTP(w, rc)
+		// The route a mux further in matched is set on the copy; the
+		// request metrics read it from the request they passed on.
+		r.Pattern = rc.Pattern
 	})
 }
 

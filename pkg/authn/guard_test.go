@@ -77,3 +77,23 @@ func TestGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentifyKeepsTheRoute: the pattern a mux behind Identify matched
+// reaches the request the handler in front of it passed on, where the
+// request metrics read their route label, credentials or not.
+func TestIdentifyKeepsTheRoute(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /ihr/api/ingest/{dataset}", func(http.ResponseWriter, *http.Request) {})
+	h := Identify(fakeVerifier{"pipeline": {Subject: "client:c", Role: Pipeline}}, Authorize(Routes, mux))
+	for _, auth := range []string{"", "Bearer pipeline", "Bearer forged"} {
+		r := httptest.NewRequest("POST", "/ihr/api/ingest/hegemony", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		want := "POST /ihr/api/ingest/{dataset}" // the route table's pattern, matched by Authorize
+		if r.Pattern != want {
+			t.Errorf("Authorization %q: route %q, want %q", auth, r.Pattern, want)
+		}
+	}
+}

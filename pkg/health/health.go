@@ -113,17 +113,19 @@ func (c *Checker) Ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, rep)
 }
 
-// RegisterMetric exports ihr_dependency_up{dependency} (1 up, 0 down), probed at each scrape.
+// RegisterMetric exports ihr_dependency_up{dependency,critical} (1 up, 0
+// down), probed at each scrape; critical is "true" when the service is not
+// ready without the dependency.
 func (c *Checker) RegisterMetric(m metric.Meter) error {
 	_, err := m.Int64ObservableGauge("ihr_dependency_up",
-		metric.WithDescription("Whether a dependency answered its health probe (1) or not (0)."),
+		metric.WithDescription("Whether a dependency answered its health probe (1) or not (0); critical: the service is not ready without it."),
 		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
 			for name, r := range c.Run(ctx).Checks {
 				up := int64(0)
 				if r.Status == StatusOK {
 					up = 1
 				}
-				o.Observe(up, metric.WithAttributes(attribute.String("dependency", name)))
+				o.Observe(up, metric.WithAttributes(attribute.String("dependency", name), attribute.Bool("critical", r.Critical)))
 			}
 			return nil
 		}))

@@ -67,7 +67,7 @@ func TestServesRoutesHealthAndMetrics(t *testing.T) {
 	if code, body := testkit.Get(t, svc.URL+"/readyz"); code != 200 || !strings.Contains(body, `"always":{"status":"ok"`) {
 		t.Errorf("readyz: %d %s", code, body)
 	}
-	if code, body := testkit.Get(t, svc.URL+"/metrics"); code != 200 || !strings.Contains(body, `ihr_dependency_up{dependency="always"`) || !strings.Contains(body, "http_server_request") {
+	if code, body := testkit.Get(t, svc.URL+"/metrics"); code != 200 || !strings.Contains(body, `ihr_dependency_up{critical="true",dependency="always"} 1`) || !strings.Contains(body, "http_server_request") {
 		t.Errorf("metrics: %d, lacks dependency or HTTP metrics", code)
 	}
 	testkit.Eventually(t, "an access log line with a trace id", func() bool {

@@ -166,10 +166,13 @@ func (c *checker) service(name string, s types.ServiceConfig) {
 		c.dockerfile(s)
 	}
 	hasHealthcheck := s.HealthCheck != nil && !s.HealthCheck.Disable && len(s.HealthCheck.Test) > 0
+	// An image with nothing to run a check with says so (disable: true);
+	// then nothing may wait for it.
+	disabled := s.HealthCheck != nil && s.HealthCheck.Disable && !c.dependedOn(name)
 	switch {
 	case oneShot && s.Restart != "" && s.Restart != types.RestartPolicyNo && !strings.HasPrefix(s.Restart, types.RestartPolicyOnFailure):
 		c.bad("%s: a one-shot job must not restart (restart: %s)", name, s.Restart)
-	case !oneShot && !hasHealthcheck:
+	case !oneShot && !hasHealthcheck && !disabled:
 		c.bad("%s: long-running service without a healthcheck", name)
 	}
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
@@ -256,6 +259,16 @@ func (c *checker) addr(name string) string {
 		return *s.Environment[key]
 	}
 	return c.f.vars[name][key]
+}
+
+// dependedOn reports whether a service depends on name.
+func (c *checker) dependedOn(name string) bool {
+	for _, s := range c.p.Services {
+		if _, ok := s.DependsOn[name]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // reaches reports whether from depends, directly or not, on to.
@@ -511,7 +524,10 @@ services:
       IHR_NOT_A_SETTING: "1"
       IHR_QUERY_ADDR: ":9999"
       IHR_NATS_URL: nats://127.0.0.1:4222
-    depends_on: {nats: {condition: service_started}}
+    depends_on: {nats: {condition: service_started}, collector: {condition: service_healthy}}
+  collector:
+    image: otel/opentelemetry-collector-contrib:0.144.0
+    healthcheck: {disable: true}
 `)
 	p, err := load(context.Background(), dir, filepath.Join(dir, "docker-compose.yml"))
 	if err != nil {
@@ -533,6 +549,8 @@ services:
 		"nats: JetStream not enabled",
 		"query: sets IHR_NOT_A_SETTING",
 		"query: must wait for nats with service_healthy",
+		"query: depends on collector, which has no healthcheck",
+		"collector: long-running service without a healthcheck", // disabled, but waited for
 		`query: listens on ":9999"`,
 		"query: healthcheck must be",
 		"query: long-running service without a healthcheck",

@@ -83,6 +83,12 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
+	if err := bus.Observe(rt.Meter("github.com/ihr-go/ihr/services/auth"), natsx.Watch{
+		Consumers:   []natsx.Consumer{{Stream: natsx.StreamTasks, Durable: mail.Durable}, {Stream: natsx.StreamResults, Durable: alerts.Durable}},
+		DeadLetters: []string{mail.DLQSubject},
+	}); err != nil {
+		return nil, err
+	}
 	st := &store.Postgres{Pool: pool}
 	keys := &signing.Keys{Store: st, Rotate: s.rotate, Overlap: s.overlap, TokenTTL: s.app.AccessTTL}
 	if s.keySecret != "" {

@@ -43,7 +43,7 @@ func TestReadinessFollowsQueryAndRedisIsOptional(t *testing.T) {
 		t.Errorf("with Redis down, run %+v; want a scheduled run with nothing to warm, not from Redis", r)
 	}
 	_, metrics := testkit.Get(t, svc.URL+"/metrics")
-	if !strings.Contains(metrics, `ihr_dependency_up{dependency="redis"`) {
+	if !strings.Contains(metrics, `ihr_dependency_up{critical="false",dependency="redis"}`) {
 		t.Errorf("no ihr_dependency_up metric for redis")
 	}
 	down.Store(true)

@@ -177,7 +177,14 @@ func TestBinIsCommittedOnceAndAnnounced(t *testing.T) {
 	}{
 		{`ihr_ingest_newest_bin_timestamp_seconds{af="4",dataset="hegemony"`, func(v float64) bool { return v == float64(t0.Unix()) }},
 		{`ihr_ingest_commit_duration_seconds_count{dataset="hegemony"`, func(v float64) bool { return v == 2 }},
-		{`ihr_ingest_consumer_pending{dataset="hegemony"`, func(v float64) bool { return v == 0 }},
+		{`ihr_jetstream_consumer_pending{consumer="ingestion-hegemony",stream="IHR_INGEST"}`, func(v float64) bool { return v == 0 }},
+		{`ihr_jetstream_consumer_ack_pending{consumer="ingestion-hegemony",stream="IHR_INGEST"}`, func(v float64) bool { return v == 0 }},
+		{`ihr_jetstream_consumer_max_ack_pending{consumer="ingestion-hegemony",stream="IHR_INGEST"}`, func(v float64) bool { return v == 1000 }},
+		{`ihr_jetstream_consumer_redelivered{consumer="ingestion-hegemony",stream="IHR_INGEST"}`, func(v float64) bool { return v == 0 }},
+		{`ihr_jetstream_consumer_pending{consumer="ingestion-disco",stream="IHR_INGEST"}`, func(v float64) bool { return v == 0 }},
+		{`ihr_dlq_messages{subject="ihr.dlq.ingest"}`, func(v float64) bool { return v == 0 }},
+		{`ihr_ingest_bin_size_seconds{dataset="hegemony"}`, func(v float64) bool { return v == 900 }},
+		{`ihr_ingest_bin_size_seconds{dataset="metis_selection"}`, func(v float64) bool { return v == 7*86400 }},
 		{`ihr_ingest_messages_total{dataset="hegemony",outcome="acked"`, func(v float64) bool { return v >= 6 }},
 		{`ihr_ingest_rows_total{dataset="hegemony"`, func(v float64) bool { return v == 12 }},
 	} {
@@ -231,7 +238,7 @@ func pending(t *testing.T, r *rig) uint64 {
 func TestInvalidBatchGoesToTheDLQ(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, nil)
-	r.start(t)
+	svc := r.start(t)
 	bad := hegemonyRows(2497)
 	bad[1].Hege = 1.7
 	if _, err := r.pub.Bin(context.Background(), events.Hegemony.NewBin(4, t0, "bad"), bad); err != nil {
@@ -248,6 +255,10 @@ func TestInvalidBatchGoesToTheDLQ(t *testing.T) {
 	}
 	if n := r.count(t, "timebin = '2026-12-01T10:00:00Z'"); n != 0 {
 		t.Errorf("%d rows of the invalid bin written", n)
+	}
+	_, body := testkit.Get(t, svc.URL+"/metrics")
+	if v, ok := metricValue(body, `ihr_dlq_messages{subject="ihr.dlq.ingest"}`); !ok || v != float64(len(r.dlq(t))) {
+		t.Errorf("ihr_dlq_messages: %v (found: %v), want the %d dead letters", v, ok, len(r.dlq(t)))
 	}
 }
 

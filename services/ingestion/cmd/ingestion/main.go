@@ -90,10 +90,13 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 		holders[d.Name] = svc.Held(d)
 	}
+	watch := natsx.Watch{DeadLetters: []string{events.DLQSubject}}
 	for name, r := range routes {
+		durable := "ingestion-" + name
+		watch.Consumers = append(watch.Consumers, natsx.Consumer{Stream: natsx.StreamIngest, Durable: durable})
 		c := &consumer.Consumer{
 			Bus:        bus,
-			Durable:    "ingestion-" + name,
+			Durable:    durable,
 			Dataset:    name,
 			Routes:     r,
 			Holder:     holders[name],
@@ -110,6 +113,9 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 				rt.Log.Error("ingest consumer stopped", "dataset", name, "err", err)
 			}
 		})
+	}
+	if err := bus.Observe(rt.Meter("github.com/ihr-go/ihr/services/ingestion"), watch); err != nil {
+		return nil, err
 	}
 	rt.Go(func() { reportIncomplete(ctx, rt, st, metrics, s.binWait) })
 	if s.kafka.Enabled() {

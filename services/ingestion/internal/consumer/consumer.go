@@ -94,13 +94,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
-	c.Metrics.WatchLag(c.Dataset, func(ctx context.Context) (uint64, error) {
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return info.NumPending, nil
-	})
 	// Messages of one bin go to one worker, in order (see router);
 	// different bins are staged and committed in parallel.
 	queues := make([]chan jetstream.Msg, max(1, c.Workers))

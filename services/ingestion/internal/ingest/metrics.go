@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ihr-go/ihr/pkg/events"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -20,7 +21,6 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	newest map[datasetAF]time.Time
-	lags   map[string]func(context.Context) (uint64, error)
 }
 
 type datasetAF struct {
@@ -30,7 +30,7 @@ type datasetAF struct {
 
 // NewMetrics creates the ingestion instruments.
 func NewMetrics(m metric.Meter) (*Metrics, error) {
-	x := Metrics{newest: map[datasetAF]time.Time{}, lags: map[string]func(context.Context) (uint64, error){}}
+	x := Metrics{newest: map[datasetAF]time.Time{}}
 	var err error
 	if x.rows, err = m.Int64Counter("ihr_ingest_rows", metric.WithDescription("Rows committed.")); err != nil {
 		return nil, err
@@ -57,26 +57,24 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	lag, err := m.Int64ObservableGauge("ihr_ingest_consumer_pending",
-		metric.WithDescription("Ingest messages not yet delivered to the service (consumer lag), by dataset."))
+	// With the newest bin, how old it may grow: a dataset binned by the
+	// week is not late after an hour.
+	binSize, err := m.Int64ObservableGauge("ihr_ingest_bin_size", metric.WithUnit("s"),
+		metric.WithDescription("Length of a time bin of the dataset, as declared."))
 	if err != nil {
 		return nil, err
 	}
-	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		for k, t := range x.newest {
 			o.ObserveFloat64(newest, float64(t.Unix()), metric.WithAttributes(attribute.String("dataset", k.dataset), attribute.Int("af", k.af)))
 		}
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		for name, pending := range x.lags {
-			if n, err := pending(ctx); err == nil {
-				o.ObserveInt64(lag, int64(n), dataset(name))
-			}
+		for _, d := range events.Datasets() {
+			o.ObserveInt64(binSize, int64(d.BinSeconds), dataset(d.Name))
 		}
 		return nil
-	}, newest, lag)
+	}, newest, binSize)
 	return &x, err
 }
 
@@ -119,13 +117,6 @@ func (m *Metrics) CommitTook(name string, d time.Duration) {
 // Message counts a handled message by outcome.
 func (m *Metrics) Message(name, outcome string) {
 	m.messages.Add(context.Background(), 1, metric.WithAttributes(attribute.String("dataset", name), attribute.String("outcome", outcome)))
-}
-
-// WatchLag reports a dataset's consumer lag, read by pending when metrics are collected.
-func (m *Metrics) WatchLag(name string, pending func(context.Context) (uint64, error)) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.lags[name] = pending
 }
 
 // Invalid counts a rejected message.
