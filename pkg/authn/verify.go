@@ -2,6 +2,7 @@ package authn
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -45,60 +46,165 @@ func KeyID(key string) string {
 // key: it is not under /ihr/api/, so the gateway never routes to it.
 const KeyVerifyPath = "/internal/api-keys/verify"
 
+// UnknownKeyCode is the error code of KeyVerifyPath's 401 for a key whose
+// id no key has: every key of that id is refused, whatever its secret.
+const UnknownKeyCode = "unknown_key"
+
 // KeyClient checks API keys with the auth service, keeping answers a short
-// while: a valid key for KeyTTL (a revocation event drops it at once), a
-// refused one for a few seconds (so a client retrying a bad key does not
-// reach the auth service at every request).
+// while: a valid key for KeyTTL (a revocation event drops it at once, and
+// never past the key's expiry), a refused one for a few seconds (so a
+// client retrying a bad key does not reach the auth service at every
+// request), and an unknown key id likewise, whatever the secret sent with
+// it. Concurrent checks of one key ask once. The answers kept are bounded,
+// the least recently used dropped first.
 type KeyClient struct {
 	URL    string // the auth service's base URL
 	Client *http.Client
 	KeyTTL time.Duration
+	// MaxAnswers bounds the answers kept (10,000 when 0).
+	MaxAnswers int
 
 	mu      sync.Mutex
-	answers map[[sha256.Size]byte]keyAnswer
+	answers map[[sha256.Size]byte]*list.Element // of *keyAnswer, in lru
+	lru     list.List                           // most recently used first
+	flights map[[sha256.Size]byte]*keyFlight
 }
 
 type keyAnswer struct {
+	h     [sha256.Size]byte
 	p     Principal
 	err   error
 	until time.Time
 }
 
-// maxKeyAnswers bounds the answers kept; past it they are all dropped.
-const maxKeyAnswers = 10000
+// keyFlight is a check in progress, which concurrent checks of the same
+// key wait for.
+type keyFlight struct {
+	done chan struct{}
+	p    Principal
+	err  error
+}
+
+// refusedTTL is how long a refusal is kept at most.
+const refusedTTL = 5 * time.Second
+
+// errUnknownKey is the auth service's answer for a key id no key has.
+var errUnknownKey = errors.New("API key unknown, expired or revoked")
+
+// idHash names the answer for every key of id.
+func idHash(id string) [sha256.Size]byte { return sha256.Sum256([]byte("id\x00" + id)) }
 
 // Verify returns the principal of API key key.
 func (c *KeyClient) Verify(ctx context.Context, key string) (Principal, error) {
 	h := sha256.Sum256([]byte(key))
+	id := KeyID(key)
 	c.mu.Lock()
-	a, ok := c.answers[h]
-	c.mu.Unlock()
-	if ok && time.Now().Before(a.until) {
+	if a := c.fresh(h, id); a != nil {
+		c.mu.Unlock()
 		return a.p, a.err
 	}
-	p, err := c.ask(ctx, key)
-	if errors.Is(err, ErrUnavailable) {
-		return p, err
+	if f := c.flights[h]; f != nil {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.p, f.err
+		case <-ctx.Done():
+			return Principal{}, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
+		}
 	}
-	ttl := c.KeyTTL
-	if err != nil {
-		ttl = min(ttl, 5*time.Second)
+	f := &keyFlight{done: make(chan struct{})}
+	if c.flights == nil {
+		c.flights = map[[sha256.Size]byte]*keyFlight{}
 	}
-	c.mu.Lock()
-	if c.answers == nil || len(c.answers) >= maxKeyAnswers {
-		c.answers = map[[sha256.Size]byte]keyAnswer{}
-	}
-	c.answers[h] = keyAnswer{p, err, time.Now().Add(ttl)}
+	c.flights[h] = f
 	c.mu.Unlock()
-	return p, err
+
+	// The callers waiting for this check are not bound to this caller.
+	f.p, f.err = c.ask(context.WithoutCancel(ctx), key)
+	c.mu.Lock()
+	delete(c.flights, h)
+	if !errors.Is(f.err, ErrUnavailable) {
+		now := time.Now()
+		until := now.Add(c.KeyTTL)
+		if f.err != nil {
+			until = now.Add(min(c.KeyTTL, refusedTTL))
+		} else if !f.p.Expires.IsZero() && f.p.Expires.Before(until) {
+			until = f.p.Expires
+		}
+		c.put(&keyAnswer{h: h, p: f.p, err: f.err, until: until})
+		if errors.Is(f.err, errUnknownKey) && id != "" {
+			c.put(&keyAnswer{h: idHash(id), err: f.err, until: until})
+		}
+	}
+	c.mu.Unlock()
+	close(f.done)
+	return f.p, f.err
 }
+
+// Cached reports whether Verify would answer key without asking the auth
+// service.
+func (c *KeyClient) Cached(key string) bool {
+	h := sha256.Sum256([]byte(key))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fresh(h, KeyID(key)) != nil || c.flights[h] != nil
+}
+
+// fresh returns the answer kept for the key of hash h and id, nil when
+// there is none or it is stale; c.mu is held.
+func (c *KeyClient) fresh(h [sha256.Size]byte, id string) *keyAnswer {
+	now := time.Now()
+	for i, k := range [2][sha256.Size]byte{h, idHash(id)} {
+		if i == 1 && id == "" {
+			break
+		}
+		e, ok := c.answers[k]
+		if !ok {
+			continue
+		}
+		a := e.Value.(*keyAnswer)
+		if now.Before(a.until) {
+			c.lru.MoveToFront(e)
+			return a
+		}
+		c.lru.Remove(e)
+		delete(c.answers, k)
+	}
+	return nil
+}
+
+// put keeps a, dropping the least recently used answer when full; c.mu is held.
+func (c *KeyClient) put(a *keyAnswer) {
+	if c.answers == nil {
+		c.answers = map[[sha256.Size]byte]*list.Element{}
+	}
+	if e, ok := c.answers[a.h]; ok {
+		e.Value = a
+		c.lru.MoveToFront(e)
+		return
+	}
+	limit := c.MaxAnswers
+	if limit <= 0 {
+		limit = maxKeyAnswers
+	}
+	for len(c.answers) >= limit {
+		oldest := c.lru.Back()
+		c.lru.Remove(oldest)
+		delete(c.answers, oldest.Value.(*keyAnswer).h)
+	}
+	c.answers[a.h] = c.lru.PushFront(a)
+}
+
+// maxKeyAnswers bounds the answers kept unless MaxAnswers says otherwise.
+const maxKeyAnswers = 10000
 
 // Forget drops what is kept of the key with id.
 func (c *KeyClient) Forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for h, a := range c.answers {
-		if a.p.Subject == "key:"+id {
+	for h, e := range c.answers {
+		if e.Value.(*keyAnswer).p.Subject == "key:"+id {
+			c.lru.Remove(e)
 			delete(c.answers, h)
 		}
 	}
@@ -126,6 +232,12 @@ func (c *KeyClient) ask(ctx context.Context, key string) (Principal, error) {
 		}
 		return p, nil
 	case http.StatusUnauthorized:
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&e) == nil && e.Error == UnknownKeyCode {
+			return Principal{}, errUnknownKey
+		}
 		return Principal{}, errors.New("API key unknown, expired or revoked")
 	default:
 		return Principal{}, fmt.Errorf("%w: the auth service answered %s", ErrUnavailable, resp.Status)

@@ -33,6 +33,11 @@ func ServiceEnv(t testing.TB, dbURL string) map[string]string {
 		"IHR_RATE_ANONYMOUS_SECOND": "1000000",
 		"IHR_RATE_ANONYMOUS_BURST":  "100000",
 		"IHR_RATE_ANONYMOUS_DAY":    "1000000000000",
+		// Likewise its limits per address of logins and of API keys not seen yet.
+		"IHR_RATE_CREDENTIALS_SECOND": "1000000",
+		"IHR_RATE_CREDENTIALS_BURST":  "100000",
+		"IHR_RATE_KEY_CHECKS_SECOND":  "1000000",
+		"IHR_RATE_KEY_CHECKS_BURST":   "100000",
 	}
 }
 

@@ -155,3 +155,26 @@ func TestKeysGetNoMoreThanTheirMaker(t *testing.T) {
 		t.Errorf("a user asking for a pipeline key: %d %s", res.Status, res.Raw)
 	}
 }
+
+// The internal key check tells an unknown key id from a wrong secret, so
+// that the gateway refuses every key of an unknown id a while; both are 401.
+func TestKeyCheckTellsUnknownKeyIDs(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	access := r.register("fay@example.org", "fay's password 1").Str("access_token")
+	key := r.must(http.StatusCreated, "POST", "/ihr/api/auth/api-keys", access, map[string]any{"name": "live"}).Str("secret")
+	other := "A" // another last character of the secret
+	if strings.HasSuffix(key, other) {
+		other = "B"
+	}
+	wrong := key[:len(key)-1] + other
+	for _, c := range []struct{ key, error string }{
+		{"ihr_k0123456789ab_" + strings.Repeat("A", 43), "unknown_key"},
+		{wrong, "invalid_token"},
+	} {
+		if res := r.do("POST", "/internal/api-keys/verify", "", map[string]string{"key": c.key}); res.Status != http.StatusUnauthorized || res.Str("error") != c.error {
+			t.Errorf("%s: %d %s, want 401 %s", c.key[:18], res.Status, res.Raw, c.error)
+		}
+	}
+	r.must(http.StatusOK, "POST", "/internal/api-keys/verify", "", map[string]string{"key": key})
+}

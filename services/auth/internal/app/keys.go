@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,6 +211,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, a Actor, id string) error {
 // ErrKey is an API key that is unknown, expired or revoked.
 var ErrKey = errors.New("unknown, expired or revoked API key")
 
+// ErrUnknownKey is an API key whose id no key has (an ErrKey): every key
+// of that id is refused, whatever its secret.
+var ErrUnknownKey = fmt.Errorf("%w: no key has this id", ErrKey)
+
 // VerifyAPIKey returns the principal of an API key (for the gateway and
 // the services, through the internal endpoint).
 func (s *Service) VerifyAPIKey(ctx context.Context, key string) (authn.Principal, error) {
@@ -219,7 +224,7 @@ func (s *Service) VerifyAPIKey(ctx context.Context, key string) (authn.Principal
 	}
 	k, err := s.Store.APIKey(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return authn.Principal{}, ErrKey
+		return authn.Principal{}, ErrUnknownKey
 	}
 	if err != nil {
 		return authn.Principal{}, err

@@ -350,6 +350,10 @@ func (a *API) verifyKey(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p)
 	case errors.As(err, &e):
 		a.fail(w, r, err)
+	case errors.Is(err, app.ErrUnknownKey):
+		// The gateway and the services then refuse every key of this id a while.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ihr", error="invalid_token"`)
+		apierr.Write(w, apierr.New(apierr.Unauthenticated, authn.UnknownKeyCode, err.Error()))
 	case errors.Is(err, app.ErrKey):
 		authn.Unauthorized(w, true, err.Error())
 	default:

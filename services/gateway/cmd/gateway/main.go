@@ -83,6 +83,21 @@ func roleDefault(role authn.Role) ratelimit.Policy {
 	return ratelimit.Policy{Rate: 500, Burst: 1000}
 }
 
+// addressGuards are the limits per client address, on top of those by
+// role, of what costs the auth service dearly whoever asks (limits.Address).
+func addressGuards() []struct {
+	env    string
+	policy ratelimit.Policy
+} {
+	return []struct {
+		env    string
+		policy ratelimit.Policy
+	}{
+		{"CREDENTIALS", ratelimit.Policy{Name: "credentials", Rate: 5, Burst: 10}}, // a password hash or a mail each
+		{"KEY_CHECKS", ratelimit.Policy{Name: "keycheck", Rate: 5, Burst: 20}},     // a database lookup each
+	}
+}
+
 func spec() service.Spec[settings] {
 	return service.Spec[settings]{
 		Name: "gateway",
@@ -114,6 +129,12 @@ func spec() service.Spec[settings] {
 					Rate:  e.Float(v+"SECOND", def.Rate, 0.001, 1e9),
 					Burst: e.Int(v+"BURST", def.Burst, 1, 1e9),
 					Day:   int64(e.Int(v+"DAY", int(def.Day), 0, 1e15))})
+			}
+			for _, g := range addressGuards() {
+				v := "IHR_RATE_" + g.env + "_"
+				g.policy.Rate = e.Float(v+"SECOND", g.policy.Rate, 0.001, 1e9)
+				g.policy.Burst = e.Int(v+"BURST", g.policy.Burst, 1, 1e9)
+				s.rate.policies = append(s.rate.policies, g.policy)
 			}
 			s.stream = streamSettings{
 				events: e.Int("IHR_STREAM_BUFFER_EVENTS", 10_000, 10, 10_000_000),
@@ -219,14 +240,18 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		}
 		bounded.ServeHTTP(w, r)
 	}))
+	var guard func(http.Handler) http.Handler
 	if s.rate.on {
-		rate, err := startRate(ctx, rt, s, rdb)
+		rate, g, err := startRate(ctx, rt, s, rdb, creds.Keys)
 		if err != nil {
 			return nil, err
 		}
-		h = rate.Wrap(h)
+		h, guard = rate.Wrap(h), g
 	}
 	h = authn.Identify(creds, h)
+	if guard != nil {
+		h = guard(h)
+	}
 	return headers.New(s.headers).Wrap(h), nil
 }
 
@@ -278,13 +303,21 @@ func startEdge(ctx context.Context, rt *service.Runtime, s settings, upstream ht
 
 // startRate starts the rate limiter: per-second limits in memory, daily
 // quotas shared through Redis. Clients are told apart by their principal,
-// anonymous ones by address.
-func startRate(ctx context.Context, rt *service.Runtime, s settings, rdb *redis.Client) (*limits.Rate, error) {
+// anonymous ones by address. It returns the limits by role, and the guard
+// that goes before credentials are checked: limits per address of the
+// requests that check a password or mail someone, and of those bearing
+// an API key that keys has no answer for yet.
+func startRate(ctx context.Context, rt *service.Runtime, s settings, rdb *redis.Client, keys *authn.KeyClient) (*limits.Rate, func(http.Handler) http.Handler, error) {
 	lim, err := ratelimit.New(ratelimit.Options{Redis: rdb, Prefix: s.prefix, Meter: rt.Meter("github.com/ihr-go/ihr/pkg/ratelimit"),
 		Log: rt.Log, MaxKeys: s.rate.maxKeys}, s.rate.policies...)
 	if err != nil {
-		return nil, fmt.Errorf("rate limits: %w", err)
+		return nil, nil, fmt.Errorf("rate limits: %w", err)
 	}
 	rt.Go(func() { lim.Run(ctx) })
-	return limits.NewRate(lim, limits.ByPrincipal(s.rate.proxies))
+	rate, err := limits.NewRate(lim, limits.ByPrincipal(s.rate.proxies))
+	credentials := &limits.Address{Class: lim.Class("credentials"), Proxies: s.rate.proxies, Applies: limits.CredentialRoutes,
+		What: "logins, registrations and password reset requests"}
+	checks := &limits.Address{Class: lim.Class("keycheck"), Proxies: s.rate.proxies, Applies: limits.UnknownKeys(keys.Cached),
+		What: "API keys not seen before"}
+	return rate, func(h http.Handler) http.Handler { return checks.Wrap(credentials.Wrap(h)) }, err
 }
