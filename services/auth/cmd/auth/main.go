@@ -35,6 +35,8 @@ type settings struct {
 	// long one waits for a slot before the request is refused.
 	hashes   int
 	hashWait time.Duration
+	// auditKeep is how long the audit log is kept.
+	auditKeep time.Duration
 }
 
 func spec() service.Spec[settings] {
@@ -53,7 +55,9 @@ func spec() service.Spec[settings] {
 					LockAfter:  e.Int("IHR_AUTH_LOCK_AFTER", 5, 1, 100),
 					LockFor:    e.Duration("IHR_AUTH_LOCK_FOR", 30*time.Second, time.Second, time.Hour),
 					LockMax:    e.Duration("IHR_AUTH_LOCK_MAX", 15*time.Minute, time.Second, 24*time.Hour),
+					MailEvery:  e.Duration("IHR_AUTH_MAIL_EVERY", 5*time.Minute, 0, 24*time.Hour),
 				},
+				auditKeep: e.Duration("IHR_AUTH_AUDIT_RETENTION", 400*24*time.Hour, 24*time.Hour, 100*365*24*time.Hour),
 				keySecret: e.String("IHR_AUTH_KEY_SECRET", ""),
 				rotate:    e.Duration("IHR_AUTH_KEY_ROTATE", 30*24*time.Hour, time.Hour, 365*24*time.Hour),
 				overlap:   e.Duration("IHR_AUTH_KEY_OVERLAP", 5*time.Minute, 0, 24*time.Hour),
@@ -108,7 +112,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	// What an attacker makes the service write (failed logins, codes) must not pile up.
 	rt.Go(func() {
 		every(ctx, time.Hour, func() {
-			if n, err := st.Housekeep(ctx); err != nil {
+			if n, err := st.Housekeep(ctx, store.Retention{Pending: app.ConfirmTTL, Audit: s.auditKeep, Mail: s.app.MailEvery}); err != nil {
 				rt.Log.Warn("housekeeping", "err", err)
 			} else if n > 0 {
 				rt.Log.Info("housekeeping", "deleted", n)
@@ -121,7 +125,9 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 		return nil, err
 	}
 
-	svc := &app.Service{Store: st, Passwords: passwords.NewGate(s.hashes, s.hashWait), Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
+	later := app.NewLater(1000)
+	rt.Go(func() { later.Run(ctx) })
+	svc := &app.Service{Store: st, Passwords: passwords.NewGate(s.hashes, s.hashWait), Later: later, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
 		Mail: mailer{queue}, Events: revocations{bus}, Config: s.app, Log: rt.Log}
 	alarms := &alerts.Consumer{Bus: bus, Alerter: svc, Log: rt.Log}
 	rt.Go(func() { alarms.Run(ctx) })

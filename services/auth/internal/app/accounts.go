@@ -16,6 +16,9 @@ import (
 	"github.com/ihr-go/ihr/pkg/passwords"
 )
 
+// ConfirmTTL is how long a registration waits for its confirmation.
+const ConfirmTTL = confirmTTL
+
 // How long mailed codes are valid.
 const (
 	confirmTTL = 24 * time.Hour
@@ -71,7 +74,11 @@ func (s *Service) Register(ctx context.Context, a Actor, email, password string)
 	}
 	u, err := s.Store.CreateUser(ctx, email, h, authn.User, Pending)
 	if errors.Is(err, ErrExists) {
-		s.audit(ctx, a, "register_taken", email, nil)
+		ok, err := s.Store.MailAllowed(ctx, email, "register_taken", s.Config.MailEvery)
+		s.audit(ctx, a, "register_taken", email, map[string]any{"mailed": ok})
+		if err != nil || !ok {
+			return err
+		}
 		return s.Mail.Send(ctx, Mail{ID: "taken:" + secret(), Kind: "register_taken", To: email, Subject: "Your IHR account",
 			Text: "Someone, perhaps you, tried to create an IHR account with this address, which already has one.\n" +
 				"If you forgot its password, you can reset it.\n\nIf it was not you, there is nothing to do.\n"})
@@ -113,9 +120,16 @@ func (s *Service) Confirm(ctx context.Context, a Actor, code string) (User, erro
 	if err != nil {
 		return User{}, err
 	}
-	active := Active
-	u, err := s.Store.UpdateUser(ctx, c.UserID, UserChange{Status: &active})
+	u, err := s.Store.UserByID(ctx, c.UserID)
 	if err != nil {
+		return User{}, err
+	}
+	// A disabled account stays so, whatever code it still has.
+	if u.Status == Disabled {
+		return User{}, apierr.New(apierr.Forbidden, "account_disabled", "This account is disabled")
+	}
+	active := Active
+	if u, err = s.Store.UpdateUser(ctx, c.UserID, UserChange{Status: &active}); err != nil {
 		return User{}, err
 	}
 	s.audit(ctx, a, "confirm", u.Subject(), nil)
@@ -317,12 +331,27 @@ func (s *Service) Logout(ctx context.Context, a Actor) error {
 }
 
 // ForgotPassword mails a reset code to the account of email, if there is
-// one; the answer is the same either way.
+// one. The answer is the same either way, and so is its time: the account
+// is looked up and the code mailed after the answer.
 func (s *Service) ForgotPassword(ctx context.Context, a Actor, email string) error {
 	email, err := address(email)
 	if err != nil {
 		return err
 	}
+	queued := s.Later.do(func(ctx context.Context) {
+		if err := s.mailReset(ctx, a, email); err != nil {
+			s.Log.WarnContext(ctx, "mail a password reset", "err", err)
+		}
+	})
+	if !queued {
+		return apierr.New(apierr.Unavailable, "busy", "Too many requests at once: try again in a second").With("retry_after", 1)
+	}
+	return nil
+}
+
+// mailReset mails a reset code to the account of email, at most once a
+// Config.MailEvery.
+func (s *Service) mailReset(ctx context.Context, a Actor, email string) error {
 	u, err := s.Store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) || err == nil && u.Status == Disabled {
 		s.audit(ctx, a, "reset_unknown", strings.ToLower(email), nil)
@@ -331,7 +360,11 @@ func (s *Service) ForgotPassword(ctx context.Context, a Actor, email string) err
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, a, "reset_asked", u.Subject(), nil)
+	ok, err := s.Store.MailAllowed(ctx, u.Email, ResetCode, s.Config.MailEvery)
+	s.audit(ctx, a, "reset_asked", u.Subject(), map[string]any{"mailed": ok})
+	if err != nil || !ok {
+		return err
+	}
 	return s.mailCode(ctx, u, ResetCode, u.Email, "", resetTTL)
 }
 
@@ -364,8 +397,12 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, code, password str
 	if err := s.endLogins(ctx, u, ""); err != nil {
 		return err
 	}
-	// Whoever had the account may have made keys: they end with it.
+	// Whoever had the account may have made keys and asked for codes:
+	// they end with it.
 	if err := s.revokeKeys(ctx, u, true); err != nil {
+		return err
+	}
+	if err := s.Store.DropCodes(ctx, u.ID, ResetCode, EmailCode); err != nil {
 		return err
 	}
 	s.audit(ctx, a, "password_reset", u.Subject(), nil)
@@ -440,6 +477,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, current, password
 	if err := s.endLogins(ctx, u, session); err != nil {
 		return Tokens{}, err
 	}
+	if err := s.Store.DropCodes(ctx, u.ID, ResetCode, EmailCode); err != nil {
+		return Tokens{}, err
+	}
 	s.audit(ctx, a, "password_changed", u.Subject(), nil)
 	if session == "" {
 		session = uuid.NewString()
@@ -463,6 +503,15 @@ func (s *Service) RequestEmailChange(ctx context.Context, a Actor, password, ema
 	if strings.EqualFold(email, u.Email) {
 		return invalid("same_email", "This is already the account's address")
 	}
+	ok, err := s.Store.MailAllowed(ctx, email, EmailCode, s.Config.MailEvery)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		secs := int(s.Config.MailEvery.Seconds())
+		return apierr.New(apierr.RateLimited, "mail_throttled", "A confirmation went to this address a short while ago: use it, or ask again in "+strconv.Itoa(secs)+" s").
+			With("retry_after", secs)
+	}
 	s.audit(ctx, a, "email_change_asked", u.Subject(), nil)
 	return s.mailCode(ctx, u, EmailCode, email, email, emailTTL)
 }
@@ -476,6 +525,10 @@ func (s *Service) ConfirmEmail(ctx context.Context, a Actor, code string) (User,
 	if err != nil {
 		return User{}, err
 	}
+	old, err := s.Store.UserByID(ctx, c.UserID)
+	if err != nil {
+		return User{}, err
+	}
 	u, err := s.Store.UpdateUser(ctx, c.UserID, UserChange{Email: &c.NewEmail})
 	if errors.Is(err, ErrExists) {
 		return User{}, apierr.New(apierr.Conflict, "email_taken", "Another account uses this address now")
@@ -483,7 +536,19 @@ func (s *Service) ConfirmEmail(ctx context.Context, a Actor, code string) (User,
 	if err != nil {
 		return User{}, err
 	}
+	// Reset codes went to the old address: they no longer name the owner.
+	if err := s.Store.DropCodes(ctx, u.ID, ResetCode); err != nil {
+		return User{}, err
+	}
 	s.audit(ctx, a, "email_changed", u.Subject(), nil)
+	// The old address is told, in case the change was not its owner's; the
+	// change is made, whether the notice could be queued or not.
+	if err := s.Mail.Send(ctx, Mail{ID: "email_changed:" + hex.EncodeToString(digest(code)[:12]), Kind: "email_changed", To: old.Email,
+		Subject: "The address of your IHR account changed",
+		Text: "The address of your IHR account is now " + u.Email + ".\n\n" +
+			"If you did not change it, someone else may hold your account: tell the IHR team at once.\n"}); err != nil {
+		s.Log.WarnContext(ctx, "tell the old address of a change", "user", u.ID, "err", err)
+	}
 	return u, nil
 }
 

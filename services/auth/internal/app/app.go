@@ -32,6 +32,9 @@ type Config struct {
 	LockAfter int
 	LockFor   time.Duration
 	LockMax   time.Duration
+	// MailEvery is the least time between two mails of a kind that anyone
+	// can ask for (a taken address, a reset, a new address) to one address.
+	MailEvery time.Duration
 }
 
 // Signer signs access tokens.
@@ -70,12 +73,14 @@ type Service struct {
 	Store Store
 	// Passwords hashes and checks passwords, a bounded number at once.
 	Passwords *passwords.Gate
-	Signer    Signer
-	Access    AccessVerifier
-	Mail      Mailer
-	Events    Events
-	Config    Config
-	Log       *slog.Logger
+	// Later does the work of requests after their answer.
+	Later  *Later
+	Signer Signer
+	Access AccessVerifier
+	Mail   Mailer
+	Events Events
+	Config Config
+	Log    *slog.Logger
 }
 
 // Actor is who asks and from where, for the audit log.

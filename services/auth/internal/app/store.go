@@ -141,6 +141,11 @@ type Store interface {
 	// UseCode spends a code of purpose: ErrNotFound when it is unknown,
 	// spent or expired.
 	UseCode(ctx context.Context, hash []byte, purpose string) (Code, error)
+	// DropCodes spends the unused codes of user for purposes.
+	DropCodes(ctx context.Context, user int64, purposes ...string) error
+	// MailAllowed records a mail of kind to email unless one went less
+	// than every ago, atomically: it reports whether this one may go.
+	MailAllowed(ctx context.Context, email, kind string, every time.Duration) (bool, error)
 
 	// LoginAttempt counts an attempt to give the password of email as a
 	// failure, atomically, before the password is checked; it returns until

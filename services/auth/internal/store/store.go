@@ -132,6 +132,24 @@ func (p *Postgres) UseCode(ctx context.Context, hash []byte, purpose string) (ap
 	return c, notFound(err)
 }
 
+// DropCodes spends the unused codes of a user for purposes.
+func (p *Postgres) DropCodes(ctx context.Context, user int64, purposes ...string) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE auth_codes SET used_at = now() WHERE user_id = $1 AND purpose = ANY($2) AND used_at IS NULL`, user, purposes)
+	return err
+}
+
+// MailAllowed records a mail of kind to email unless one went less than
+// every ago, atomically: it reports whether this one may go.
+func (p *Postgres) MailAllowed(ctx context.Context, email, kind string, every time.Duration) (bool, error) {
+	err := p.Pool.QueryRow(ctx, `INSERT INTO auth_mail_throttle AS t (email, kind, sent_at) VALUES (lower($1), $2, now())
+		ON CONFLICT (email, kind) DO UPDATE SET sent_at = now() WHERE t.sent_at <= now() - $3::float8 * interval '1 second'
+		RETURNING true`, email, kind, every.Seconds()).Scan(new(bool))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // LoginAttempt counts an attempt to give the password of email as a
 // failure, before the password is checked, in one statement: parallel
 // guesses each count, and none is checked once the address is locked. From
@@ -549,18 +567,38 @@ func (p *Postgres) MarkAlerted(ctx context.Context, user int64, ids []string) er
 	return err
 }
 
+// Retention is how long housekeeping keeps what it may delete.
+type Retention struct {
+	// Pending is how long an account waits for its confirmation.
+	Pending time.Duration
+	// Audit is how long the audit log is kept.
+	Audit time.Duration
+	// Mail is the time between two mails of a kind to an address.
+	Mail time.Duration
+}
+
 // Housekeep deletes what no longer serves: spent or expired codes,
 // refresh tokens expired a day ago, failed logins not seen for a day,
-// alert records past the time a bin is re-run. It returns the rows deleted.
-func (p *Postgres) Housekeep(ctx context.Context) (int64, error) {
+// alert records past the time a bin is re-run, accounts never confirmed,
+// the audit log past its retention, mails past their throttle. It returns
+// the rows deleted.
+func (p *Postgres) Housekeep(ctx context.Context, r Retention) (int64, error) {
 	var n int64
-	for _, q := range []string{
-		`DELETE FROM auth_codes WHERE expires_at < now() - interval '1 day'`,
-		`DELETE FROM auth_refresh_tokens WHERE expires_at < now() - interval '1 day'`,
-		`DELETE FROM auth_login_failures WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`,
-		`DELETE FROM auth_alerts_sent WHERE sent_at < now() - interval '90 days'`,
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM auth_codes WHERE expires_at < now() - interval '1 day'`, nil},
+		{`DELETE FROM auth_refresh_tokens WHERE expires_at < now() - interval '1 day'`, nil},
+		{`DELETE FROM auth_login_failures WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now())`, nil},
+		{`DELETE FROM auth_alerts_sent WHERE sent_at < now() - interval '90 days'`, nil},
+		// Registering costs nothing: unconfirmed accounts would pile up and keep their addresses.
+		{`DELETE FROM auth_users WHERE status = 'pending' AND confirmed_at IS NULL AND legacy_id IS NULL
+			AND created_at < now() - $1::float8 * interval '1 second'`, []any{r.Pending.Seconds()}},
+		{`DELETE FROM auth_audit WHERE at < now() - $1::float8 * interval '1 second'`, []any{r.Audit.Seconds()}},
+		{`DELETE FROM auth_mail_throttle WHERE sent_at < now() - $1::float8 * interval '1 second'`, []any{r.Mail.Seconds()}},
 	} {
-		tag, err := p.Pool.Exec(ctx, q)
+		tag, err := p.Pool.Exec(ctx, q.sql, q.args...)
 		if err != nil {
 			return n, err
 		}
