@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ihr-go/ihr/pkg/events"
 )
@@ -91,17 +92,44 @@ func (s *Service) alertUser(ctx context.Context, res *events.Result, alarms []Al
 	listed := map[string]bool{}
 	for _, a := range alarms { // an alarm of two monitored networks comes twice
 		if slices.Contains(fresh, a.ID) && !listed[a.ID] {
+			if len(listed) < maxDigest {
+				fmt.Fprintf(&b, "- %s (deviation %.1f)\n", clip(a.What, maxWhat), a.Deviation)
+			}
 			listed[a.ID] = true
-			fmt.Fprintf(&b, "- %s (deviation %.1f)\n", a.What, a.Deviation)
 			h.Write([]byte(a.ID + "\n"))
 		}
+	}
+	if len(listed) > maxDigest {
+		fmt.Fprintf(&b, "- and %d more, on https://ihr.live\n", len(listed)-maxDigest)
 	}
 	b.WriteString("\nYou get these mails for the networks and levels you chose in your IHR account.\n")
 	u := alarms[0]
 	err = s.Mail.Send(ctx, Mail{ID: "alert:" + strconv.FormatInt(u.UserID, 10) + ":" + hex.EncodeToString(h.Sum(nil)[:12]), Kind: "alert", To: u.Email,
 		Subject: fmt.Sprintf("IHR: %d new alarms for the networks you monitor", len(fresh)), Text: b.String()})
-	if err != nil {
+	if events.IsInvalid(err) {
+		// This mail can never be sent (the address is one the mail queue
+		// refuses): retrying the event would stop every other user's.
+		s.Log.WarnContext(ctx, "alert mail refused, skipped", "user", u.UserID, "err", err)
+	} else if err != nil {
 		return err
 	}
 	return s.Store.MarkAlerted(ctx, u.UserID, fresh)
+}
+
+// A digest lists at most maxDigest alarms, each said in at most maxWhat
+// bytes: far below what a mail task may hold (256 KiB).
+const (
+	maxDigest = 200
+	maxWhat   = 300
+)
+
+// clip cuts s to at most n bytes, on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
