@@ -178,3 +178,22 @@ func TestKeyCheckTellsUnknownKeyIDs(t *testing.T) {
 	}
 	r.must(http.StatusOK, "POST", "/internal/api-keys/verify", "", map[string]string{"key": key})
 }
+
+// An account holds a bounded number of live keys.
+func TestKeysPerAccountAreBounded(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	access := r.register("gil@example.org", "gil's password 1").Str("access_token")
+	var first string
+	for i := range 20 {
+		k := r.must(http.StatusCreated, "POST", "/ihr/api/auth/api-keys", access, map[string]any{"name": fmt.Sprint("key ", i)})
+		if i == 0 {
+			first = k.Body["api_key"].(map[string]any)["id"].(string)
+		}
+	}
+	if res := r.do("POST", "/ihr/api/auth/api-keys", access, map[string]any{"name": "one too many"}); res.Status != http.StatusConflict || res.Str("error") != "too_many_keys" {
+		t.Fatalf("a 21st key: %d %s", res.Status, res.Raw)
+	}
+	r.must(http.StatusNoContent, "DELETE", "/ihr/api/auth/api-keys/"+first, access, nil)
+	r.must(http.StatusCreated, "POST", "/ihr/api/auth/api-keys", access, map[string]any{"name": "in its place"})
+}

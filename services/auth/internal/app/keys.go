@@ -147,6 +147,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, req KeyRequest) (Ne
 	if err := grant(a.Principal, &req); err != nil {
 		return NewKey{}, err
 	}
+	if err := s.roomForKey(ctx, u); err != nil {
+		return NewKey{}, err
+	}
 	id, sec := randomID("k"), secret()
 	exp := time.Now().Add(time.Duration(req.ExpiresInDays) * 24 * time.Hour).UTC()
 	k := APIKey{ID: id, Hash: digest(sec), UserID: u.ID, Name: req.Name, Role: req.Role, Scopes: req.Scopes,
@@ -156,6 +159,27 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, req KeyRequest) (Ne
 	}
 	s.audit(ctx, a, "api_key_created", "key:"+id, map[string]any{"role": req.Role, "scopes": req.Scopes, "datasets": req.Datasets})
 	return NewKey{Secret: authn.APIKeyPrefix + id + "_" + sec, APIKey: &k}, nil
+}
+
+// MaxKeys bounds the live (neither revoked nor expired) API keys of an
+// account: each is a row and a credential to watch.
+const MaxKeys = 20
+
+func (s *Service) roomForKey(ctx context.Context, u User) error {
+	keys, err := s.Store.APIKeys(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	live := 0
+	for _, k := range keys {
+		if k.RevokedAt == nil && (k.ExpiresAt == nil || time.Now().Before(*k.ExpiresAt)) {
+			live++
+		}
+	}
+	if live >= MaxKeys {
+		return apierr.New(apierr.Conflict, "too_many_keys", "An account holds at most "+strconv.Itoa(MaxKeys)+" live API keys: revoke one first")
+	}
+	return nil
 }
 
 func expires(t *time.Time) time.Time {
