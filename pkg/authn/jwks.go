@@ -38,53 +38,67 @@ const JWKSPath = "/ihr/api/auth/.well-known/jwks.json"
 // KeySet is the auth service's public keys, fetched from its JWKS and kept.
 // A token naming a key it does not hold makes it fetch the set again, at
 // most once every Refetch (a key rotated in is found at once; a flood of
-// tokens with made-up key ids costs one fetch).
+// tokens with made-up key ids costs one fetch). A set older than MaxAge is
+// fetched again at its next use, so that a key deleted there (a leaked one)
+// stops being trusted here; while the auth service does not answer, the
+// set held goes on serving.
 type KeySet struct {
 	URL     string
 	Client  *http.Client
 	Refetch time.Duration
+	MaxAge  time.Duration
 
 	mu      sync.Mutex
 	keys    map[string]ed25519.PublicKey
 	fetched time.Time  // last attempt
+	loaded  time.Time  // last success
 	fetch   sync.Mutex // one fetch at a time
 }
 
 // NewKeySet returns the key set published at url.
 func NewKeySet(url string, client *http.Client) *KeySet {
-	return &KeySet{URL: url, Client: client, Refetch: 10 * time.Second}
+	// MaxAge is the auth service's own Cache-Control for the set.
+	return &KeySet{URL: url, Client: client, Refetch: 10 * time.Second, MaxAge: 5 * time.Minute}
 }
 
 // Key returns the public key named kid.
 func (s *KeySet) Key(ctx context.Context, kid string) (ed25519.PublicKey, error) {
-	if k := s.lookup(kid); k != nil {
+	if k, fresh := s.lookup(kid); k != nil && fresh {
 		return k, nil
 	}
 	// The others then find what the first fetch brought.
 	s.fetch.Lock()
 	defer s.fetch.Unlock()
-	if k := s.lookup(kid); k != nil {
+	k, fresh := s.lookup(kid)
+	if k != nil && fresh {
 		return k, nil
 	}
 	s.mu.Lock()
 	recent := time.Since(s.fetched) < s.Refetch && s.keys != nil
 	s.mu.Unlock()
 	if recent {
+		if k != nil {
+			return k, nil // stale, and the fetch just tried failed
+		}
 		return nil, fmt.Errorf("unknown key %q", kid)
 	}
 	if err := s.Load(ctx); err != nil {
+		if k != nil {
+			return k, nil
+		}
 		return nil, err
 	}
-	if k := s.lookup(kid); k != nil {
+	if k, _ := s.lookup(kid); k != nil {
 		return k, nil
 	}
 	return nil, fmt.Errorf("unknown key %q", kid)
 }
 
-func (s *KeySet) lookup(kid string) ed25519.PublicKey {
+// lookup returns the key named kid and whether the set is fresh.
+func (s *KeySet) lookup(kid string) (ed25519.PublicKey, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.keys[kid]
+	return s.keys[kid], s.MaxAge <= 0 || time.Since(s.loaded) < s.MaxAge
 }
 
 // Load fetches the key set now.
@@ -97,7 +111,7 @@ func (s *KeySet) Load(ctx context.Context) error {
 		return fmt.Errorf("%w: key set: %v", ErrUnavailable, err)
 	}
 	s.mu.Lock()
-	s.keys = keys
+	s.keys, s.loaded = keys, time.Now()
 	s.mu.Unlock()
 	return nil
 }

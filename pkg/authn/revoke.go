@@ -32,8 +32,10 @@ type Revocation struct {
 	At      time.Time `json:"at"`
 }
 
-// Revocations holds the revocations of the last Keep (the longest an access
-// token lives: older ones no longer matter, but for keys, held for good).
+// Revocations holds the revocations of the last Keep, the longest an access
+// token lives: older ones no longer matter. API keys' too: the auth service
+// refuses a revoked key itself, and answers about keys are kept far less
+// long (KeyClient.KeyTTL), and dropped at once by OnKey.
 type Revocations struct {
 	Keep time.Duration
 	// OnKey, when set, is called with the id of each revoked API key.
@@ -41,7 +43,12 @@ type Revocations struct {
 
 	mu      sync.RWMutex
 	revoked map[string]Revocation // by kind:id
+	pruned  time.Time             // when the old ones were last dropped
 }
+
+// pruneEvery is how often Add drops the old revocations: a look at every
+// one, under the lock the requests' checks wait for.
+const pruneEvery = time.Minute
 
 // Add records r.
 func (v *Revocations) Add(r Revocation) {
@@ -53,9 +60,12 @@ func (v *Revocations) Add(r Revocation) {
 	if old, ok := v.revoked[k]; !ok || r.Version > old.Version {
 		v.revoked[k] = r
 	}
-	for k, old := range v.revoked {
-		if old.Kind != "key" && time.Since(old.At) > v.Keep {
-			delete(v.revoked, k)
+	if now := time.Now(); now.Sub(v.pruned) >= min(pruneEvery, v.Keep) {
+		v.pruned = now
+		for k, old := range v.revoked {
+			if now.Sub(old.At) > v.Keep {
+				delete(v.revoked, k)
+			}
 		}
 	}
 	v.mu.Unlock()

@@ -68,6 +68,10 @@ type TokenVerifier struct {
 	Issuer string
 	// Leeway absorbs clock differences between the auth service and here.
 	Leeway time.Duration
+	// MaxLifetime, when set, refuses tokens whose expiry is further than
+	// it from their issue: the auth service issues none such, so one was
+	// signed with a stolen key.
+	MaxLifetime time.Duration
 }
 
 // Verify checks the signature (EdDSA only: "none", HMAC and RSA are
@@ -91,6 +95,9 @@ func (v *TokenVerifier) Verify(ctx context.Context, token string) (*Claims, erro
 	}
 	if !claims.Role.Valid() || claims.Role == Anonymous || claims.ID == "" || claims.IssuedAt == nil {
 		return nil, errors.New("access token: incomplete claims")
+	}
+	if v.MaxLifetime > 0 && claims.ExpiresAt.Sub(claims.IssuedAt.Time) > v.MaxLifetime {
+		return nil, errors.New("access token: lives longer than any the auth service issues")
 	}
 	return &claims, nil
 }

@@ -125,7 +125,8 @@ func (rt *Runtime) Credentials(ctx context.Context, cfg config.Auth, bus *natsx.
 		rt.Go(func() { revoked.Follow(ctx, bus, rt.Log) })
 	}
 	return &authn.Credentials{
-		Tokens:  &authn.TokenVerifier{Keys: authn.NewKeySet(strings.TrimSuffix(cfg.URL, "/")+authn.JWKSPath, client), Issuer: cfg.Issuer, Leeway: 30 * time.Second},
+		Tokens: &authn.TokenVerifier{Keys: authn.NewKeySet(strings.TrimSuffix(cfg.URL, "/")+authn.JWKSPath, client), Issuer: cfg.Issuer,
+			Leeway: 30 * time.Second, MaxLifetime: maxTokenLife},
 		Keys:    keys,
 		Revoked: revoked,
 	}

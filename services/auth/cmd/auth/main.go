@@ -127,7 +127,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 
 	later := app.NewLater(1000)
 	rt.Go(func() { later.Run(ctx) })
-	svc := &app.Service{Store: st, Passwords: passwords.NewGate(s.hashes, s.hashWait), Later: later, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second},
+	svc := &app.Service{Store: st, Passwords: passwords.NewGate(s.hashes, s.hashWait), Later: later, Signer: keys, Access: &authn.TokenVerifier{Keys: keys, Issuer: s.app.Issuer, Leeway: 30 * time.Second, MaxLifetime: s.app.AccessTTL},
 		Mail: mailer{queue}, Events: revocations{bus}, Config: s.app, Log: rt.Log}
 	alarms := &alerts.Consumer{Bus: bus, Alerter: svc, Log: rt.Log}
 	rt.Go(func() { alarms.Run(ctx) })

@@ -22,7 +22,9 @@ func (s *alertStore) MonitoredAlarms(context.Context, string, int, time.Time) ([
 	return s.alarms, nil
 }
 
-func (s *alertStore) Unalerted(_ context.Context, _ int64, ids []string) ([]string, error) { return ids, nil }
+func (s *alertStore) Unalerted(_ context.Context, _ int64, ids []string) ([]string, error) {
+	return ids, nil
+}
 
 func (s *alertStore) MarkAlerted(_ context.Context, user int64, ids []string) error {
 	s.alerted[user] += len(ids)
