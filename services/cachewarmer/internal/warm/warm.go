@@ -194,15 +194,15 @@ type KeyResult struct {
 
 // Warm runs one warm run and returns its report, also kept for Runs. A run
 // caused by results events is traced in the trace of the newest, linked to
-// all.
+// the others.
 func (w *Warmer) Warm(ctx context.Context, trigger Trigger, causes ...trace.SpanContext) Run {
 	start := time.Now()
-	links := make([]trace.Link, len(causes))
-	for i, sc := range causes {
-		links[i] = trace.Link{SpanContext: sc}
-	}
-	if len(causes) > 0 {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, causes[len(causes)-1])
+	var links []trace.Link
+	if n := len(causes); n > 0 {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, causes[n-1])
+		for _, sc := range causes[:n-1] {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
 	}
 	ctx, span := w.tracer().Start(ctx, "warm run", trace.WithLinks(links...),
 		trace.WithAttributes(attribute.String("trigger", string(trigger))))

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/ihr-go/ihr/pkg/popularity"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ranking is a fixed ranking.
@@ -81,6 +84,22 @@ func slowFor(d time.Duration, first string) func(context.Context, Request) (Resp
 
 func config() Config {
 	return Config{Top: 100, Budget: 100, Concurrency: 2, Deadline: time.Minute, Slow: time.Minute}
+}
+
+func TestRunJoinsTheTraceOfItsNewestCause(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	w := &Warmer{Config: config(), Ranking: ranking{}, Fetcher: &fetcher{answer: miss},
+		Tracer: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)).Tracer("test")}
+	causes := []trace.SpanContext{spanContext(1), spanContext(2), spanContext(3)}
+	w.Warm(context.Background(), TriggerEvent, causes...)
+	ended := spans.Ended()
+	if len(ended) != 1 {
+		t.Fatalf("%d spans", len(ended))
+	}
+	s := ended[0]
+	if s.Parent().SpanID() != causes[2].SpanID() || len(s.Links()) != 2 || !s.Links()[0].SpanContext.Equal(causes[0]) || !s.Links()[1].SpanContext.Equal(causes[1]) {
+		t.Errorf("the run's span has parent %v and %d links; want the newest cause as parent, linked to the others", s.Parent().SpanID(), len(s.Links()))
+	}
 }
 
 func TestRunAsksForEveryRankedKey(t *testing.T) {
