@@ -253,8 +253,10 @@ func TestRoutes(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer ihr_our_key")
 	f.route(map[string]Mode{"hegemony": Legacy})
 	f.router.ServeHTTP(httptest.NewRecorder(), req)
+	f.get(t, "/ihr/api/a%2Fb/?q=%20")
 	want := []string{"POST /root/ihr/api/user_api/save/?x=1&x=2 the body auth=Token legacy-token xff=192.0.2.1 internal=",
-		"GET /root/ihr/api/hegemony/  auth= xff=192.0.2.1 internal="}
+		"GET /root/ihr/api/hegemony/  auth= xff=192.0.2.1 internal=",
+		"GET /root/ihr/api/a%2Fb/?q=%20  auth= xff=192.0.2.1 internal="}
 	mu.Lock()
 	defer mu.Unlock()
 	if strings.Join(legacyGot, "\n") != strings.Join(want, "\n") {

@@ -70,6 +70,9 @@ func ToLegacy(target *url.URL, in, out *http.Request) {
 	out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
 	out.URL.Path = strings.TrimSuffix(target.Path, "/") + in.URL.Path
 	out.URL.RawPath = ""
+	if in.URL.RawPath != "" { // keep the client's escapes (%2F is not /)
+		out.URL.RawPath = strings.TrimSuffix(target.EscapedPath(), "/") + in.URL.RawPath
+	}
 	out.URL.RawQuery = in.URL.RawQuery
 	out.Host = ""
 	cache.DropInternal(out.Header)
