@@ -165,10 +165,13 @@ func decode(r *http.Request, v any) error {
 }
 
 // actorOf is the caller: the principal Identify found and the client's
-// address (the gateway appends it to X-Forwarded-For).
+// address (the gateway tells it in X-Real-Ip, its proxies trusted or not;
+// else the last X-Forwarded-For entry, the gateway's own peer).
 func actorOf(r *http.Request) app.Actor {
 	ip := r.RemoteAddr
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+	if real := strings.TrimSpace(r.Header.Get("X-Real-Ip")); real != "" {
+		ip = real
+	} else if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 		ip = strings.TrimSpace(xff[strings.LastIndexByte(xff, ',')+1:])
 	} else if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host

@@ -72,3 +72,32 @@ func TestUnknownKeysAreLimitedPerAddress(t *testing.T) {
 		t.Errorf("50 made-up keys from one address, 5 checks allowed: %d checks, answers %v", n, got)
 	}
 }
+
+// The auth service is told the client's address as the gateway found it
+// (through trusted proxies, whatever the client wrote), for its audit log.
+func TestAuthIsToldTheClientAddress(t *testing.T) {
+	seen := make(chan string, 4)
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			seen <- r.Header.Get("X-Real-Ip")
+		}
+	}))
+	defer auth.Close()
+	for _, c := range []struct {
+		trusted, xff, realIP, want string
+	}{
+		{"127.0.0.1", "203.0.113.5", "", "203.0.113.5"},         // behind a load balancer
+		{"", "203.0.113.5", "198.51.100.66", "127.0.0.1"},       // no proxy trusted: neither header believed
+		{"127.0.0.1", "2001:db8:1:2::9", "", "2001:db8:1:2::9"}, // an IPv6 client: whole, not its /64
+	} {
+		gw := startGuarded(t, newBackend(t), map[string]string{"IHR_AUTH_URL": auth.URL, "IHR_TRUSTED_PROXIES": c.trusted})
+		h := []string{"X-Forwarded-For", c.xff}
+		if c.realIP != "" {
+			h = append(h, "X-Real-Ip", c.realIP)
+		}
+		do(t, "POST", gw.URL+"/ihr/api/users/login", strings.NewReader(`{}`), h...)
+		if got := <-seen; got != c.want {
+			t.Errorf("trusted %q, X-Forwarded-For %q: the auth service was told %q, want %q", c.trusted, c.xff, got, c.want)
+		}
+	}
+}

@@ -204,6 +204,10 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 				return nil, err
 			}
 		}
+		if up.name == "auth" {
+			// Its audit log names the client, not the load balancer in front.
+			h = s.rate.proxies.TellClient(h)
+		}
 		if up.name == "query" {
 			// Endpoints we do not serve, and those routed so, go to the legacy API.
 			if h, err = startLegacy(ctx, rt, s.legacy, h, target); err != nil {

@@ -55,13 +55,34 @@ func (ps Proxies) Client(r *http.Request) string {
 	if len(ps) == 0 && !strings.Contains(host, ":") {
 		return host // IPv4, the common case: no parsing, no allocation
 	}
+	a, text := ps.client(r)
+	if !a.IsValid() {
+		return text
+	}
+	return key(a, text)
+}
+
+// Address returns the address of r's client as Client finds it, whole
+// (an IPv6 address, not its /64): for the services' logs and audit.
+func (ps Proxies) Address(r *http.Request) string {
+	a, text := ps.client(r)
+	if !a.IsValid() {
+		return text
+	}
+	return a.String()
+}
+
+// client finds r's client: its address and the text it was read from
+// (no address when the peer is not from a TCP listener: the text then).
+func (ps Proxies) client(r *http.Request) (netip.Addr, string) {
+	host := peerHost(r.RemoteAddr)
 	peer, err := netip.ParseAddr(host)
 	if err != nil {
-		return host // not from a TCP listener (tests, other transports)
+		return netip.Addr{}, host // not from a TCP listener (tests, other transports)
 	}
 	peer = peer.Unmap()
 	if !ps.trust(peer) {
-		return key(peer, host)
+		return peer, host
 	}
 	lines := r.Header["X-Forwarded-For"]
 	var leftmost netip.Addr
@@ -81,18 +102,32 @@ func (ps Proxies) Client(r *http.Request) string {
 			}
 			a, ok := parseForwarded(part)
 			if !ok {
-				return key(peer, host)
+				return peer, host
 			}
 			if !ps.trust(a) {
-				return key(a, part)
+				return a, part
 			}
 			leftmost, leftText = a, part
 		}
 	}
 	if leftmost.IsValid() {
-		return key(leftmost, leftText)
+		return leftmost, leftText
 	}
-	return key(peer, host)
+	return peer, host
+}
+
+// ClientHeader is the header in which the gateway tells the service behind
+// it the address of the client (Proxies.Address). The proxy sets
+// X-Forwarded-For to its own peer only, a load balancer behind one.
+const ClientHeader = "X-Real-Ip"
+
+// TellClient sets ClientHeader on every request to next, whatever the
+// client sent in it.
+func (ps Proxies) TellClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set(ClientHeader, ps.Address(r))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // peerHost is the host of a RemoteAddr "host:port" ("[v6]:port").
