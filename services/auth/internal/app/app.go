@@ -7,6 +7,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -81,6 +82,8 @@ type Service struct {
 	Events Events
 	Config Config
 	Log    *slog.Logger
+
+	retryBase time.Duration // the first wait before a revocation is published again (1 s)
 }
 
 // Actor is who asks and from where, for the audit log.
@@ -127,12 +130,34 @@ func (s *Service) audit(ctx context.Context, a Actor, action, target string, det
 	}
 }
 
-// revoke announces r; the change it follows is committed, so a failure is
-// logged (tokens then live until they expire).
+// revoke announces r. The change it follows is committed, so a failure
+// does not fail the request: the announcement is tried again in the
+// background, six times over a minute, then logged (the gateway and the
+// services would let the tokens it revokes live until they expire).
 func (s *Service) revoke(ctx context.Context, r authn.Revocation) {
 	r.Schema, r.At = authn.SchemaRevoked, time.Now().UTC()
-	if err := s.Events.Revoked(ctx, r); err != nil {
+	err := s.Events.Revoked(ctx, r)
+	if err == nil {
+		return
+	}
+	s.Log.WarnContext(ctx, "publish revocation, will retry", "kind", r.Kind, "id", r.ID, "err", err)
+	queued := s.Later.do(func(ctx context.Context) {
+		delay := cmp.Or(s.retryBase, time.Second)
+		for range 6 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			if err = s.Events.Revoked(ctx, r); err == nil {
+				return
+			}
+			delay *= 2
+		}
 		s.Log.ErrorContext(ctx, "publish revocation", "kind", r.Kind, "id", r.ID, "err", err)
+	})
+	if !queued {
+		s.Log.ErrorContext(ctx, "publish revocation: no room to retry", "kind", r.Kind, "id", r.ID, "err", err)
 	}
 }
 
