@@ -132,3 +132,15 @@ func TestKeyAnswersEndAtTheKeysExpiry(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A key granted no scope comes back from the auth service with none, not
+// with every permission of its role.
+func TestAKeyWithNoScopeCanDoNothing(t *testing.T) {
+	s := newKeyServer(t, func(_ string, w http.ResponseWriter) {
+		_ = json.NewEncoder(w).Encode(Principal{Subject: "key:k1", Role: Admin, Scopes: []Permission{}})
+	})
+	p, err := s.client().Verify(context.Background(), key("000000000001", 'a'))
+	if err != nil || p.Can(ManageUsers) || p.Can(Stream) {
+		t.Errorf("a key of no scope: %v, may manage users %v", err, p.Can(ManageUsers))
+	}
+}

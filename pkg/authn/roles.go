@@ -79,8 +79,9 @@ type Principal struct {
 	Subject string `json:"subject"`
 	Role    Role   `json:"role"`
 	// Scopes narrows the role's permissions (an API key or client granted
-	// less than its role); nil means all of them.
-	Scopes []Permission `json:"scopes,omitempty"`
+	// less than its role); nil means all of them, empty none (so not
+	// omitted when empty: it would come back as nil).
+	Scopes []Permission `json:"scopes"`
 	// Datasets are those a pipeline may ingest (admins may ingest any).
 	Datasets []string `json:"datasets,omitempty"`
 	// Session is the login an access token belongs to (its refresh token
