@@ -3,7 +3,6 @@ package authn
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -89,17 +88,7 @@ func (v *Revocations) Has(kind, id string, version int) bool {
 // Follow applies the revocations published on the bus, from those of the
 // last Keep on, until ctx is done; it follows again after failures.
 func (v *Revocations) Follow(ctx context.Context, bus *natsx.Bus, log *slog.Logger) {
-	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		err := v.follow(ctx, bus, log)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("follow revocations", "err", err, "retry_in", delay.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-	}
+	natsx.Retry(ctx, log, "follow revocations", func(ctx context.Context) error { return v.follow(ctx, bus, log) })
 }
 
 func (v *Revocations) follow(ctx context.Context, bus *natsx.Bus, log *slog.Logger) error {
@@ -112,32 +101,14 @@ func (v *Revocations) follow(ctx context.Context, bus *natsx.Bus, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	failed := make(chan error, 1)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	return natsx.ConsumeUntil(ctx, cons, func(m jetstream.Msg) {
 		var r Revocation
 		if err := json.Unmarshal(m.Data(), &r); err != nil || r.Schema != SchemaRevoked || r.Kind == "" || r.ID == "" {
 			log.Warn("undecodable revocation", "subject", m.Subject())
 			return
 		}
 		v.Add(r)
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			select {
-			case failed <- err:
-			default:
-			}
-		}
-	}))
-	if err != nil {
-		return err
-	}
-	defer cc.Stop()
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-failed:
-		return err
-	}
+	})
 }
 
 // Publish publishes r on the bus and returns once the stream stored it.

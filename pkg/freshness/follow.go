@@ -39,18 +39,10 @@ type Follower struct {
 
 // Run follows the stream until ctx is done, following again after failures.
 func (f *Follower) Run(ctx context.Context) {
-	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		err := f.follow(ctx)
-		f.Log.healthy.Store(false)
-		if ctx.Err() != nil {
-			return
-		}
-		f.Logger.Warn("follow results", "err", err, "retry_in", delay.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-	}
+	natsx.Retry(ctx, f.Logger, "follow results", func(ctx context.Context) error {
+		defer f.Log.healthy.Store(false)
+		return f.follow(ctx)
+	})
 }
 
 // errRecreated stops following a stream that was deleted and made again:

@@ -30,17 +30,7 @@ type Consumer struct {
 
 // Run consumes until ctx is done, attaching again after failures.
 func (c *Consumer) Run(ctx context.Context) {
-	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		err := c.consume(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		c.Log.Warn("alert consumer", "err", err, "retry_in", delay.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-	}
+	natsx.Retry(ctx, c.Log, "alert consumer", c.consume)
 }
 
 func (c *Consumer) consume(ctx context.Context) error {
@@ -56,13 +46,7 @@ func (c *Consumer) consume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { c.handle(ctx, m) })
-	if err != nil {
-		return err
-	}
-	defer cc.Stop()
-	<-ctx.Done()
-	return nil
+	return natsx.ConsumeUntil(ctx, cons, func(m jetstream.Msg) { c.handle(ctx, m) })
 }
 
 func (c *Consumer) handle(ctx context.Context, m jetstream.Msg) {

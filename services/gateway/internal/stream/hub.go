@@ -76,17 +76,7 @@ func (h *Hub) Run(ctx context.Context) {
 		h.wake = make(chan struct{})
 	}
 	h.mu.Unlock()
-	for delay := time.Second; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		err := h.follow(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		h.Log.Warn("stream hub: follow results", "err", err, "retry_in", delay.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-	}
+	natsx.Retry(ctx, h.Log, "stream hub: follow results", h.follow)
 }
 
 func (h *Hub) follow(ctx context.Context) error {
@@ -111,30 +101,12 @@ func (h *Hub) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	failed := make(chan error, 1)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	h.Log.Info("stream hub: following results", "stream", name, "from", start)
+	return natsx.ConsumeUntil(ctx, cons, func(m jetstream.Msg) {
 		if e := decode(m); e != nil {
 			h.add(e)
 		}
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) {
-			select {
-			case failed <- err:
-			default:
-			}
-		}
-	}))
-	if err != nil {
-		return err
-	}
-	defer cc.Stop()
-	h.Log.Info("stream hub: following results", "stream", name, "from", start)
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-failed:
-		return err
-	}
+	})
 }
 
 // add appends e, evicting the oldest events past the bounds.
