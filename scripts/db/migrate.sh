@@ -19,6 +19,11 @@ Commands:
   down N    revert the N most recently applied migrations
   status    list migrations: version, name, applied (with date) or pending
   verify    check that applied migrations' files are present and unchanged; changes nothing
+  baseline N
+            record the migrations up to version N as applied without running
+            them, for a database whose schema they already describe (the
+            legacy production database: baseline 7, see docs/migration.md);
+            refused when a later migration is applied
 
 Migrations are DIR/NNNN_name.up.sql with DIR/NNNN_name.down.sql (default DIR:
 scripts/db/migrations, or IHR_MIGRATIONS_DIR). Each one runs in its own
@@ -166,6 +171,32 @@ SQL
   done < <(files | sort -rn)
 }
 
+# script_baseline N: record the migrations up to version N as applied,
+# running none of them, in one transaction.
+script_baseline() {
+  local upto="$1" version name sum
+  preamble create
+  cat <<SQL
+DO \$baseline\$
+BEGIN
+    IF EXISTS (SELECT 1 FROM schema_migrations WHERE version > $upto) THEN
+        RAISE EXCEPTION 'refusing to baseline: migrations after % are applied already', $upto;
+    END IF;
+END
+\$baseline\$;
+BEGIN;
+SQL
+  while read -r version name sum; do
+    [ "$version" -le "$upto" ] || continue
+    cat <<SQL
+INSERT INTO schema_migrations (version, name, checksum) VALUES ($version, $(quote "$name"), $(quote "$sum"))
+    ON CONFLICT (version) DO NOTHING;
+\echo recorded $name
+SQL
+  done < <(files)
+  echo 'COMMIT;'
+}
+
 script_status() {
   preamble read
   cat <<'SQL'
@@ -202,6 +233,15 @@ case "$cmd" in
     [ $# -eq 0 ] || die "status takes no argument"
     require_server "$url"
     script_status | execute
+    ;;
+  baseline)
+    if [ $# -ne 1 ] || ! [[ "$1" =~ ^[0-9]+$ ]]; then
+      die "baseline needs the version of the last migration the schema already has (baseline N)"
+    fi
+    upto=$((10#$1))
+    files | awk -v n="$upto" '$1 == n { found = 1 } END { exit !found }' || die "baseline $1: no migration has version $1"
+    require_server "$url"
+    script_baseline "$upto" | execute
     ;;
   verify)
     [ $# -eq 0 ] || die "verify takes no argument"

@@ -581,3 +581,38 @@ func TestShellcheck(t *testing.T) {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// TestBaselineOnTheLegacySchema takes a database holding the legacy schema
+// (as production does), records 0001–0007 without running them, and applies
+// the rest on top.
+func TestBaselineOnTheLegacySchema(t *testing.T) {
+	t.Parallel()
+	db := testkit.NewEmptyDB(t)
+	ref := filepath.Join(testkit.RepoRoot(t), "..", "shared", "reference", "legacy-schema.sql")
+	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", ref, db).CombinedOutput(); err != nil {
+		t.Fatalf("load %s: %v\n%s", ref, err, out)
+	}
+	// Running them would fail: their tables exist.
+	out, err := script(t, "migrate.sh", "--database-url", db, "up", "1")
+	refused(t, "up on the legacy schema", out, err, "already exists")
+
+	names := migrationNames(t)
+	out = mustScript(t, "migrate.sh", "--database-url", db, "baseline", "0007")
+	if strings.Count(out, "recorded ") != 7 || !strings.Contains(out, "recorded "+names[6]) {
+		t.Errorf("baseline 0007 said:\n%s", out)
+	}
+	for i, name := range names {
+		if want := map[bool]string{true: "applied", false: "pending"}[i < 7]; status(t, db)[name] != want {
+			t.Errorf("after baseline 7, %s is %s, want %s", name, status(t, db)[name], want)
+		}
+	}
+	mustScript(t, "migrate.sh", "--database-url", db, "up")
+	mustScript(t, "migrate.sh", "--database-url", db, "verify")
+
+	out, err = script(t, "migrate.sh", "--database-url", db, "baseline", "3")
+	refused(t, "baseline below applied migrations", out, err, "migrations after 3 are applied already")
+	for _, bad := range [][]string{{"baseline"}, {"baseline", "x"}, {"baseline", "999"}, {"baseline", "1", "2"}} {
+		out, err := script(t, "migrate.sh", append([]string{"--database-url", db}, bad...)...)
+		refused(t, strings.Join(bad, " "), out, err, "baseline")
+	}
+}
