@@ -1,6 +1,11 @@
 package config
 
-import "time"
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+)
 
 // Common holds the settings every service reads.
 type Common struct {
@@ -14,6 +19,10 @@ type Common struct {
 	ServiceName  string
 	// SampleRatio is the parent-based sampling ratio for new traces.
 	SampleRatio float64
+	// MetricsAddr, when set, serves /metrics on a listener of its own
+	// instead of the service's port: the API can then be exposed without
+	// its metrics, and scrapers let in without the API.
+	MetricsAddr string
 }
 
 // Dev reports whether the service runs on a developer machine.
@@ -28,6 +37,7 @@ func ReadCommon(e *Env, service string) Common {
 		OTLPEndpoint:    e.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		ServiceName:     e.String("OTEL_SERVICE_NAME", "ihr-"+service),
 		SampleRatio:     e.Float("OTEL_TRACES_SAMPLER_ARG", 1, 0, 1),
+		MetricsAddr:     Parse(e, "IHR_METRICS_ADDR", "", optionalAddr),
 	}
 }
 
@@ -88,4 +98,19 @@ func ReadAuth(e *Env) Auth {
 		URL:    e.URL("IHR_AUTH_URL", "http://127.0.0.1:8083", "http", "https"),
 		Issuer: e.String("IHR_AUTH_ISSUER", "ihr"),
 	}
+}
+
+// optionalAddr reads an empty value or a host:port.
+func optionalAddr(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", errors.New("must be host:port, e.g. :9464")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", errors.New("port must be between 0 and 65535")
+	}
+	return v, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,19 +119,38 @@ func serve[C any](ctx context.Context, s Spec[C], common config.Common, addr str
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health.Live)
 	mux.HandleFunc("GET /readyz", rt.Health.Ready)
-	mux.Handle("GET /metrics", tel.MetricsHandler())
+	metrics := mux
+	if common.MetricsAddr != "" {
+		metrics = http.NewServeMux()
+	}
+	metrics.Handle("GET /metrics", tel.MetricsHandler())
 	mux.Handle("/", rt.HTTP.Handler(handler))
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	var metricsErr error
+	var served sync.WaitGroup
+	if common.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", common.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s (metrics): %w", common.MetricsAddr, err)
+		}
+		served.Go(func() {
+			if metricsErr = httpx.Serve(ctx, mln, metrics, common.ShutdownTimeout, log); metricsErr != nil {
+				cancel() // a service whose metrics are gone stops, and says why
+			}
+		})
+	}
 	log.Info("started", "env", common.Env, "addr", ln.Addr().String())
 	err = httpx.Serve(ctx, ln, mux, common.ShutdownTimeout, log)
 	cancel() // stop background work before dependencies close
+	served.Wait()
 	rt.wait()
 	log.Info("stopped")
-	return err
+	return errors.Join(err, metricsErr)
 }
 
 func checkReady(ctx context.Context, addr string) error {

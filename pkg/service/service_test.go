@@ -83,6 +83,24 @@ func TestServesRoutesHealthAndMetrics(t *testing.T) {
 	}
 }
 
+func TestMetricsOnAPortOfTheirOwn(t *testing.T) {
+	metrics := testkit.FreeAddr(t)
+	svc := testkit.StartService(t, "demo", Runner(demo(hello)), map[string]string{"IHR_METRICS_ADDR": metrics})
+	if code, body := testkit.Get(t, "http://"+metrics+"/metrics"); code != 200 || !strings.Contains(body, `ihr_dependency_up{`) {
+		t.Errorf("metrics on IHR_METRICS_ADDR: %d", code)
+	}
+	if code, body := testkit.Get(t, svc.URL+"/metrics"); code != 200 || body != "hello" {
+		t.Errorf("/metrics on the service's port: %d %.40q, want the service's own route", code, body)
+	}
+	if code, _ := testkit.Get(t, "http://"+metrics+"/readyz"); code != 404 {
+		t.Errorf("/readyz on the metrics port: %d, want 404", code)
+	}
+	err := Run(context.Background(), demo(hello), nil, lookup(map[string]string{"IHR_METRICS_ADDR": "nine"}), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "IHR_METRICS_ADDR") {
+		t.Errorf("a bad IHR_METRICS_ADDR: %v", err)
+	}
+}
+
 func TestStartErrorIsReturned(t *testing.T) {
 	boom := errors.New("boom")
 	spec := demo(func(context.Context, *Runtime, settings) (http.Handler, error) { return nil, boom })

@@ -260,7 +260,11 @@ func TestObservabilityProfile(t *testing.T) {
 	f := facts{vars: map[string]map[string]string{}} // the apps' addresses are set in the compose file
 	c := &checker{p: p, root: root, f: f}
 	for _, name := range slices.Sorted(maps.Keys(apps)) {
-		_, want, _ := net.SplitHostPort(c.addr(name))
+		addr := c.addr(name)
+		if m := p.Services[name].Environment["IHR_METRICS_ADDR"]; m != nil && *m != "" {
+			addr = *m // /metrics on a port of its own
+		}
+		_, want, _ := net.SplitHostPort(addr)
 		if got := scraped[name]; !slices.Equal(got, []string{name + ":" + want}) {
 			t.Errorf("prometheus.yml: job %s scrapes %v, want [%s:%s]", name, got, name, want)
 		}

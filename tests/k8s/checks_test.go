@@ -2,10 +2,13 @@ package k8s
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +38,7 @@ var checks = []check{
 	{name: "resources", run: checkResources},
 	{name: "services-select-pods", run: checkServices},
 	{name: "probes", run: checkProbes},
+	{name: "metrics-port", run: checkMetrics},
 	{name: "graceful-shutdown", run: checkGrace},
 	{name: "hpa-targets", run: checkHPAs},
 	{name: "pdb-targets", run: checkPDBs},
@@ -357,6 +361,49 @@ func checkProbes(r *rendered) []string {
 					if cp, ok := containerPort(c, p.HTTPGet.Port); ok && cp.ContainerPort != listen {
 						bad("the %s probe asks port %d; %s listens on %d", kind, cp.ContainerPort, prog, listen)
 					}
+				}
+			}
+		}
+	}
+	return problems
+}
+
+// checkMetrics: every service serves /metrics on a port of its own
+// (IHR_METRICS_ADDR), declared as its container port "metrics", and
+// Prometheus is let in on that port alone: the API ports stay closed to it.
+func checkMetrics(r *rendered) []string {
+	var problems []string
+	for _, w := range r.workloads() {
+		for _, c := range containers(w.spec) {
+			if prog, _, err := r.reads(c); err != nil || prog == "" || prog == "migrate" {
+				continue
+			}
+			bad := func(format string, args ...any) {
+				problems = append(problems, fmt.Sprintf("%s container %s: ", w.ref, c.Name)+fmt.Sprintf(format, args...))
+			}
+			v := r.containerEnv(c)["IHR_METRICS_ADDR"]
+			if !v.known || v.value == "" {
+				bad("IHR_METRICS_ADDR is not set: /metrics would share the API's port")
+				continue
+			}
+			_, port, err := net.SplitHostPort(v.value)
+			cp, ok := containerPort(c, intstr.FromString("metrics"))
+			if err != nil || !ok || strconv.Itoa(int(cp.ContainerPort)) != port {
+				bad("IHR_METRICS_ADDR=%s, but no container port named metrics has that port", v.value)
+			}
+		}
+	}
+	for _, np := range r.policies() {
+		for i, rule := range np.Spec.Ingress {
+			if !slices.ContainsFunc(rule.From, func(p networkingv1.NetworkPolicyPeer) bool { return reflect.DeepEqual(p, prometheus) }) {
+				continue
+			}
+			if len(rule.Ports) == 0 {
+				problems = append(problems, fmt.Sprintf("NetworkPolicy/%s ingress rule %d lets Prometheus reach every port", np.Name, i))
+			}
+			for _, p := range rule.Ports {
+				if p.Port == nil || p.Port.Type != intstr.String || p.Port.StrVal != "metrics" {
+					problems = append(problems, fmt.Sprintf("NetworkPolicy/%s ingress rule %d lets Prometheus reach port %v, not only the port named metrics", np.Name, i, p.Port))
 				}
 			}
 		}

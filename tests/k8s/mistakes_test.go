@@ -33,8 +33,17 @@ var mistakes = []mistake{
 		mainContainer(t, r, "Deployment", "query").LivenessProbe.HTTPGet.Path = "/readyz"
 	}, `the liveness probe asks "/readyz"`},
 	{"probe on an undeclared port", "dev", "probes", func(t *testing.T, r *rendered) {
-		mainContainer(t, r, "Deployment", "auth").StartupProbe.HTTPGet.Port = intstr.FromString("metrics")
-	}, "startup probe port metrics is not a port"},
+		mainContainer(t, r, "Deployment", "auth").StartupProbe.HTTPGet.Port = intstr.FromString("admin")
+	}, "startup probe port admin is not a port"},
+	{"metrics on the API's port", "prod", "metrics-port", func(t *testing.T, r *rendered) {
+		delete(configMap(t, r, "ihr-common").Data, "IHR_METRICS_ADDR")
+	}, "IHR_METRICS_ADDR is not set"},
+	{"metrics port not declared", "dev", "metrics-port", func(t *testing.T, r *rendered) {
+		configMap(t, r, "ihr-common").Data["IHR_METRICS_ADDR"] = ":9100"
+	}, "IHR_METRICS_ADDR=:9100, but no container port named metrics"},
+	{"Prometheus let into the API", "dev", "metrics-port", func(t *testing.T, r *rendered) {
+		get[networkingv1.NetworkPolicy](t, r, "prometheus-scrape").Spec.Ingress[0].Ports[0].Port = new(intstr.FromInt32(8081))
+	}, "lets Prometheus reach port 8081"},
 	{"service listens elsewhere than its port", "dev", "probes", func(t *testing.T, r *rendered) {
 		configMap(t, r, "ihr-gateway").Data["IHR_GATEWAY_ADDR"] = ":9090"
 	}, "gateway listens on 9090"},
