@@ -5,11 +5,13 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/exaring/otelpgx"
 	"github.com/ihr-go/ihr/pkg/config"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -44,12 +46,28 @@ func Open(ctx context.Context, cfg config.Postgres, app string, tp trace.TracerP
 	return pool, nil
 }
 
-// Probe is a readiness check: a round trip to the server.
+// SchemaVersion is the newest migration (scripts/db/migrations) this
+// release reads and writes; TestSchemaVersionIsTheNewestMigration keeps it
+// so.
+const SchemaVersion = 13
+
+// Probe is a readiness check: the server answers, and its schema has every
+// migration this release needs. A release started before its migrations
+// ran (a rolling deploy, a forgotten migrate) is not ready, rather than
+// answering errors; a newer schema is fine (the release before a deploy
+// keeps serving while the new one's migrations are applied).
 func Probe(pool *pgxpool.Pool) func(context.Context) error {
 	return func(ctx context.Context) error {
-		var one int
-		if err := pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		var version int64
+		err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM public.schema_migrations").Scan(&version)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+			return errors.New("postgres: no migrations applied: run scripts/db/migrate.sh up")
+		case err != nil:
 			return fmt.Errorf("postgres: %w", err)
+		case version < SchemaVersion:
+			return fmt.Errorf("postgres: the schema is at migration %d, this release needs %d: run scripts/db/migrate.sh up", version, SchemaVersion)
 		}
 		return nil
 	}
