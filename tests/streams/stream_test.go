@@ -262,6 +262,7 @@ func TestStreams(t *testing.T) {
 	})
 
 	t.Run("a slow WebSocket subscriber is dropped while a fast one keeps receiving", func(t *testing.T) {
+		s.quiet(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		fast := s.ws(ctx, nil)
@@ -327,6 +328,7 @@ func TestStreams(t *testing.T) {
 	})
 
 	t.Run("the example subscriber prints a network's new dependencies, and resumes", func(t *testing.T) {
+		s.quiet(t)
 		bin := filepath.Join(t.TempDir(), "subscriber")
 		if out, err := exec.Command("go", "build", "-o", bin, "github.com/ihr-go/ihr/examples/subscriber").CombinedOutput(); err != nil {
 			t.Fatalf("build the example: %v\n%s", err, out)
@@ -372,15 +374,7 @@ func TestStreams(t *testing.T) {
 	})
 
 	t.Run("streams per client are capped", func(t *testing.T) {
-		testkit.Eventually(t, "the streams above closed", func() bool {
-			_, metrics := testkit.Get(t, s.gateway+"/metrics")
-			for line := range strings.SplitSeq(grep(metrics, "ihr_stream_subscribers{"), "\n") {
-				if line != "" && !strings.HasSuffix(line, "} 0") {
-					return false
-				}
-			}
-			return true
-		})
+		s.quiet(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		for range 3 {
@@ -391,6 +385,21 @@ func TestStreams(t *testing.T) {
 		if _, resp := s.sse(ctx, "", ""); resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("a fourth stream: %d, want 429", resp.StatusCode)
 		}
+	})
+}
+
+// quiet waits until the gateway has seen every stream of the subtests
+// before end: they count against the cap per client.
+func (s *stack) quiet(t *testing.T) {
+	t.Helper()
+	testkit.Eventually(t, "the streams before closed", func() bool {
+		_, metrics := testkit.Get(t, s.gateway+"/metrics")
+		for line := range strings.SplitSeq(grep(metrics, "ihr_stream_subscribers{"), "\n") {
+			if line != "" && !strings.HasSuffix(line, "} 0") {
+				return false
+			}
+		}
+		return true
 	})
 }
 
