@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -38,13 +39,17 @@ type Spec[C any] struct {
 	// Start opens dependencies through rt and returns the service's routes.
 	// Work it starts must stop when ctx is done.
 	Start func(ctx context.Context, rt *Runtime, cfg C) (http.Handler, error)
+	// Tuning is the service's default runtime tuning (IHR_PROCS_PER_CORE,
+	// IHR_GC_HEAP_FLOOR_BYTES), applied by Main: a process-wide setting that
+	// services run together in a test process must not change.
+	Tuning Tuning
 }
 
 // Main runs s as the process: flags from os.Args, variables from the
 // environment, stopped by SIGINT or SIGTERM. It exits non-zero on failure.
 func Main[C any](s Spec[C]) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := Run(ctx, s, os.Args[1:], os.LookupEnv, os.Stdout)
+	err := run(ctx, s, os.Args[1:], os.LookupEnv, os.Stdout, true)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
@@ -56,6 +61,12 @@ func Main[C any](s Spec[C]) {
 // reads with their defaults; --healthcheck asks a running instance's /readyz
 // (for container health checks) and returns an error unless it is ready.
 func Run[C any](ctx context.Context, s Spec[C], args []string, lookup func(string) (string, bool), stdout io.Writer) error {
+	return run(ctx, s, args, lookup, stdout, false)
+}
+
+// run is Run; process tells that the service is the whole process, whose
+// runtime it then tunes.
+func run[C any](ctx context.Context, s Spec[C], args []string, lookup func(string) (string, bool), stdout io.Writer, process bool) error {
 	fs := flag.NewFlagSet(s.Name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	listEnv := fs.Bool("env", false, "print the environment variables read, with their defaults, and exit")
@@ -69,6 +80,7 @@ func Run[C any](ctx context.Context, s Spec[C], args []string, lookup func(strin
 	addrVar := "IHR_" + strings.ToUpper(s.Name) + "_ADDR"
 	addr := env.Addr(addrVar, s.Addr)
 	cfg := s.Config(env)
+	tuning := readTuning(env, s.Tuning)
 	switch {
 	case *listEnv:
 		for _, v := range env.Vars() {
@@ -81,10 +93,14 @@ func Run[C any](ctx context.Context, s Spec[C], args []string, lookup func(strin
 	if err := env.Err(); err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	return serve(ctx, s, common, addr, cfg, stdout)
+	var tune *Tuning // nil: the runtime is not the service's own
+	if process {
+		tune = &tuning
+	}
+	return serve(ctx, s, common, addr, cfg, tune, stdout)
 }
 
-func serve[C any](ctx context.Context, s Spec[C], common config.Common, addr string, cfg C, logs io.Writer) (err error) {
+func serve[C any](ctx context.Context, s Spec[C], common config.Common, addr string, cfg C, tune *Tuning, logs io.Writer) (err error) {
 	tel, err := telemetry.Setup(ctx, common, logs)
 	if err != nil {
 		return err
@@ -97,6 +113,10 @@ func serve[C any](ctx context.Context, s Spec[C], common config.Common, addr str
 			log.Warn("telemetry shutdown", "err", terr)
 		}
 	}()
+	if tune != nil {
+		a := tune.apply(ctx, os.Getenv)
+		log.Info("runtime", "gomaxprocs", a.Procs, "cores", runtime.NumCPU(), "gc_heap_floor_bytes", a.Floor)
+	}
 
 	rt := &Runtime{
 		Name:   s.Name,

@@ -102,6 +102,10 @@ func spec() service.Spec[settings] {
 	return service.Spec[settings]{
 		Name: "gateway",
 		Addr: ":8080",
+		// The gateway answers most reads from its edge cache: CPU-bound and
+		// sensitive to its threads being descheduled, with a small live heap
+		// while the cache fills (docs/benchmarks.md).
+		Tuning: service.Tuning{ProcsPerCore: 2, HeapFloor: 64 << 20},
 		Config: func(e *config.Env) settings {
 			s := settings{
 				queryURL:     e.URL("IHR_QUERY_URL", "http://127.0.0.1:8081", "http", "https"),
