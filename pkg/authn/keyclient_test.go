@@ -144,3 +144,46 @@ func TestAKeyWithNoScopeCanDoNothing(t *testing.T) {
 		t.Errorf("a key of no scope: %v, may manage users %v", err, p.Can(ManageUsers))
 	}
 }
+
+// A revoked key, and every key of a revoked user (demoted, disabled: the
+// auth service then refuses them), are asked about again at once; the other
+// answers kept stay.
+func TestRevocationsDropKeptKeyAnswers(t *testing.T) {
+	owners := map[string]string{"k000000000001": "user:7", "k000000000002": "user:8", "k000000000003": "user:7"}
+	s := newKeyServer(t, func(k string, w http.ResponseWriter) {
+		id := KeyID(k)
+		_ = json.NewEncoder(w).Encode(Principal{Subject: "key:" + id, Role: User, Owner: owners[id]})
+	})
+	c := s.client()
+	revoked := &Revocations{Keep: time.Hour, OnRevoke: c.Forget}
+	keys := []string{key("000000000001", 'a'), key("000000000002", 'b'), key("000000000003", 'c')}
+	verifyAll := func() {
+		t.Helper()
+		for _, k := range keys {
+			if _, err := c.Verify(context.Background(), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	verifyAll()
+	verifyAll()
+	if n := s.checks.Load(); n != 3 {
+		t.Fatalf("3 keys checked twice asked %d times, want 3", n)
+	}
+	for _, step := range []struct {
+		r     Revocation
+		asked int64 // checks added by verifying the three keys again
+	}{
+		{Revocation{Kind: "session", ID: "f1"}, 0},
+		{Revocation{Kind: "user", ID: "9", Version: 2}, 0},
+		{Revocation{Kind: "user", ID: "7", Version: 2}, 2}, // both keys of user 7
+		{Revocation{Kind: "key", ID: "k000000000002"}, 1},
+	} {
+		before := s.checks.Load()
+		revoked.Add(Revocation{Schema: SchemaRevoked, Kind: step.r.Kind, ID: step.r.ID, Version: step.r.Version, At: time.Now()})
+		verifyAll()
+		if got := s.checks.Load() - before; got != step.asked {
+			t.Errorf("after revoking %s %s: %d keys asked about again, want %d", step.r.Kind, step.r.ID, got, step.asked)
+		}
+	}
+}

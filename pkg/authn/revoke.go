@@ -34,11 +34,12 @@ type Revocation struct {
 // Revocations holds the revocations of the last Keep, the longest an access
 // token lives: older ones no longer matter. API keys' too: the auth service
 // refuses a revoked key itself, and answers about keys are kept far less
-// long (KeyClient.KeyTTL), and dropped at once by OnKey.
+// long (KeyClient.KeyTTL), and dropped at once by OnRevoke.
 type Revocations struct {
 	Keep time.Duration
-	// OnKey, when set, is called with the id of each revoked API key.
-	OnKey func(id string)
+	// OnRevoke, when set, is called with each revocation added, for the
+	// answers kept elsewhere (KeyClient.Forget) to drop what it revokes.
+	OnRevoke func(Revocation)
 
 	mu      sync.RWMutex
 	revoked map[string]Revocation // by kind:id
@@ -68,8 +69,8 @@ func (v *Revocations) Add(r Revocation) {
 		}
 	}
 	v.mu.Unlock()
-	if r.Kind == "key" && v.OnKey != nil {
-		v.OnKey(r.ID)
+	if v.OnRevoke != nil {
+		v.OnRevoke(r)
 	}
 }
 

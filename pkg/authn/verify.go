@@ -198,12 +198,25 @@ func (c *KeyClient) put(a *keyAnswer) {
 // maxKeyAnswers bounds the answers kept unless MaxAnswers says otherwise.
 const maxKeyAnswers = 10000
 
-// Forget drops what is kept of the key with id.
-func (c *KeyClient) Forget(id string) {
+// Forget drops the answers r makes stale: of the key it revokes, or of
+// every key of the user it revokes, whose status or role changed. The auth
+// service checks a key against its owner's account as it is now, so the
+// next request asks it again; the answers kept would otherwise hold for
+// KeyTTL (demoted or disabled with ihrctl, which revokes no key itself).
+func (c *KeyClient) Forget(r Revocation) {
+	var stale func(Principal) bool
+	switch r.Kind {
+	case "key":
+		stale = func(p Principal) bool { return p.Subject == "key:"+r.ID }
+	case "user":
+		stale = func(p Principal) bool { return p.Owner == "user:"+r.ID }
+	default:
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for h, e := range c.answers {
-		if e.Value.(*keyAnswer).p.Subject == "key:"+id {
+		if a := e.Value.(*keyAnswer); a.err == nil && stale(a.p) {
 			c.lru.Remove(e)
 			delete(c.answers, h)
 		}

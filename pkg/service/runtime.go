@@ -120,7 +120,7 @@ const maxTokenLife = 24 * time.Hour
 func (rt *Runtime) Credentials(ctx context.Context, cfg config.Auth, bus *natsx.Bus) *authn.Credentials {
 	client := rt.HTTP.Client(0)
 	keys := &authn.KeyClient{URL: cfg.URL, Client: client, KeyTTL: 30 * time.Second}
-	revoked := &authn.Revocations{Keep: maxTokenLife, OnKey: keys.Forget}
+	revoked := &authn.Revocations{Keep: maxTokenLife, OnRevoke: keys.Forget}
 	if bus != nil {
 		rt.Go(func() { revoked.Follow(ctx, bus, rt.Log) })
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ihr-go/ihr/pkg/testkit"
 )
@@ -93,13 +95,49 @@ func TestCreateFirstAdmin(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("the admin lists accounts: %v %v", resp, err)
 	}
+	// An admin key opens a live stream at a gateway, which checks keys itself
+	// and keeps its answers about them for 30 s.
+	env := testkit.With(testkit.ServiceEnv(t, d.db), map[string]string{"IHR_NATS_PREFIX": d.prefix, "IHR_AUTH_URL": auth})
+	gateway := testkit.StartBinary(t, "gateway", testkit.With(env, map[string]string{"IHR_QUERY_URL": testkit.StartBinary(t, "query", env)}))
+	made := testkit.Request(t, "POST", auth+"/ihr/api/auth/api-keys", body["access_token"].(string), map[string]any{"name": "ops", "role": "admin"})
+	key, _ := made.Body["secret"].(string)
+	if made.Status != http.StatusCreated || key == "" {
+		t.Fatalf("the admin's key: %d %v", made.Status, made.Body)
+	}
+	if code := streamStatus(t, gateway, key); code != http.StatusOK {
+		t.Fatalf("the admin's key opens a stream: %d", code)
+	}
+	demoted := time.Now()
 	d.ok(t, "users", "set-role", "root@example.org", "user", "--database-url", d.db)
 	// The old token carried the admin role: the auth service refuses it now.
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the demoted admin's old token: %v %v", resp, err)
 	}
+	// The gateway drops its answer about the key on the user's revocation,
+	// and the auth service refuses an admin key of a mere user.
+	testkit.Eventually(t, "the gateway refusing the demoted admin's key", func() bool {
+		return streamStatus(t, gateway, key) == http.StatusUnauthorized
+	})
+	if took := time.Since(demoted); took > 10*time.Second {
+		t.Errorf("the demoted admin's key served %v after the demotion (the gateway keeps key checks 30 s)", took.Round(time.Second))
+	}
 	d.ok(t, "users", "disable", "root@example.org", "--database-url", d.db)
 	if code, body := login(t, auth, "root@example.org", password); code != http.StatusForbidden {
 		t.Errorf("a disabled account logs in: %d %v", code, body)
 	}
+}
+
+// streamStatus is the status of a live stream opened at gateway with key.
+func streamStatus(t *testing.T, gateway, key string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", gateway+"/ihr/api/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
