@@ -33,7 +33,6 @@ import (
 // stack is auth, ingestion, query and a gateway whose subscribers may be
 // 100 events behind, through a small socket buffer.
 type stack struct {
-	t       *testing.T
 	gateway string
 	token   string // a user's access token
 	bus     *natsx.Bus
@@ -48,7 +47,7 @@ func newStack(t *testing.T) *stack {
 	env := testkit.ServiceEnv(t, db)
 	env["IHR_AUTH_URL"] = testkit.StartBinary(t, "auth", testkit.With(env, map[string]string{"IHR_SMTP_URL": smtp.URL(), "IHR_AUTH_LINK_BASE": "https://ihr.example/account"}))
 	testkit.StartBinary(t, "ingestion", env)
-	s := &stack{t: t}
+	s := &stack{}
 	s.gateway = testkit.StartBinary(t, "gateway", testkit.With(env, map[string]string{
 		"IHR_QUERY_URL": testkit.StartBinary(t, "query", env), "IHR_INGESTION_URL": "http://" + testkit.FreeAddr(t),
 		"IHR_STREAM_CLIENT_BUFFER": "100", "IHR_STREAM_HEARTBEAT": "200ms", "IHR_STREAM_PER_CLIENT": "3", "IHR_STREAM_SOCKET_BUFFER": "65536"}))
@@ -66,11 +65,11 @@ func newStack(t *testing.T) *stack {
 }
 
 // bin publishes a hegemony bin of origin asn through ingestion.
-func (s *stack) bin(asn int64, timebin time.Time, run string) {
-	s.t.Helper()
+func (s *stack) bin(t *testing.T, asn int64, timebin time.Time, run string) {
+	t.Helper()
 	rows := []events.HegemonyRow{{OriginASN: asn, ASN: asn, Hege: 1}}
 	if _, err := s.pub.Bin(context.Background(), events.Hegemony.NewBin(4, timebin, run), rows); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 }
 
@@ -83,8 +82,8 @@ type sseEvent struct {
 
 // sse subscribes with query q (and Last-Event-ID lastID when set), and
 // returns the events as they come; the channel closes with the stream.
-func (s *stack) sse(ctx context.Context, q, lastID string) (<-chan sseEvent, *http.Response) {
-	s.t.Helper()
+func (s *stack) sse(t *testing.T, ctx context.Context, q, lastID string) (<-chan sseEvent, *http.Response) {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.gateway+"/ihr/api/stream?"+q, nil)
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	if lastID != "" {
@@ -92,7 +91,7 @@ func (s *stack) sse(ctx context.Context, q, lastID string) (<-chan sseEvent, *ht
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	out := make(chan sseEvent, 1024)
 	if resp.StatusCode != http.StatusOK {
@@ -214,7 +213,7 @@ func TestStreams(t *testing.T) {
 
 	t.Run("bad parameters are refused", func(t *testing.T) {
 		for _, q := range []string{"dataset=nope", "asn=AS12x", "af=5", "since=-1", "start=yesterday", "since=3&start=2026-12-05T00:00:00Z", "color=red"} {
-			_, resp := s.sse(context.Background(), q, "")
+			_, resp := s.sse(t, context.Background(), q, "")
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("%s: %d, want 400", q, resp.StatusCode)
 			}
@@ -225,12 +224,12 @@ func TestStreams(t *testing.T) {
 	t.Run("a subscriber receives a published bin's event within a second", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		got, resp := s.sse(ctx, "dataset=hegemony&asn=2497&af=4", "")
+		got, resp := s.sse(t, ctx, "dataset=hegemony&asn=2497&af=4", "")
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("subscribe: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		s.bin(174, t0, "other-network") // filtered out
-		s.bin(2497, t0, "live-1")
+		s.bin(t, 174, t0, "other-network") // filtered out
+		s.bin(t, 2497, t0, "live-1")
 		published := time.Now()
 		e := next(t, got, 5*time.Second)
 		if run := runOf(t, e); run != "live-1" {
@@ -246,18 +245,18 @@ func TestStreams(t *testing.T) {
 
 	t.Run("a subscriber resuming from its last id misses nothing and gets nothing twice", func(t *testing.T) {
 		for i := 1; i <= 3; i++ {
-			s.bin(2497, t0.Add(time.Duration(i)*15*time.Minute), "missed-"+strconv.Itoa(i))
+			s.bin(t, 2497, t0.Add(time.Duration(i)*15*time.Minute), "missed-"+strconv.Itoa(i))
 		}
-		s.bin(174, t0.Add(time.Hour), "missed-other")
+		s.bin(t, 174, t0.Add(time.Hour), "missed-other")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		// Bins commit in parallel: their events are in the stream's order.
-		got, _ := s.sse(ctx, "dataset=hegemony&asn=2497", lastID)
+		got, _ := s.sse(t, ctx, "dataset=hegemony&asn=2497", lastID)
 		expect(t, got, lastID, "missed-1", "missed-2", "missed-3")
-		s.bin(2497, t0.Add(2*time.Hour), "after-resume")
+		s.bin(t, 2497, t0.Add(2*time.Hour), "after-resume")
 		expect(t, got, "", "after-resume")
 		// From a time: every event stored since.
-		from, _ := s.sse(ctx, "dataset=hegemony&asn=2497&start="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "")
+		from, _ := s.sse(t, ctx, "dataset=hegemony&asn=2497&start="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "")
 		expect(t, from, "", "live-1", "missed-1", "missed-2", "missed-3", "after-resume")
 	})
 
@@ -265,9 +264,9 @@ func TestStreams(t *testing.T) {
 		s.quiet(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		fast := s.ws(ctx, nil)
+		fast := s.ws(t, ctx, nil)
 		// The slow one reads nothing, through a small receive buffer.
-		slow := s.ws(ctx, func(_ context.Context, network, addr string) (net.Conn, error) {
+		slow := s.ws(t, ctx, func(_ context.Context, network, addr string) (net.Conn, error) {
 			c, err := net.Dial(network, addr)
 			if err == nil {
 				err = c.(*net.TCPConn).SetReadBuffer(4096)
@@ -296,7 +295,7 @@ func TestStreams(t *testing.T) {
 			}
 			received <- seqs
 		}()
-		first := s.results(n)
+		first := s.results(t, n)
 		var seqs []uint64
 		select {
 		case seqs = <-received:
@@ -350,7 +349,7 @@ func TestStreams(t *testing.T) {
 				_, metrics := testkit.Get(t, s.gateway+"/metrics")
 				return strings.Contains(metrics, `ihr_stream_subscribers{transport="sse"} 1`)
 			})
-			s.bin(2497, timebin, runID)
+			s.bin(t, 2497, timebin, runID)
 			select {
 			case err := <-done:
 				if err != nil {
@@ -367,7 +366,7 @@ func TestStreams(t *testing.T) {
 			t.Fatalf("the example printed %q, want it to start with %q", out, want)
 		}
 		// Stopped, it misses the next bin; started again, it prints it first.
-		s.bin(2497, t0.Add(7*time.Hour), "example-2")
+		s.bin(t, 2497, t0.Add(7*time.Hour), "example-2")
 		if out := run(t0.Add(8*time.Hour), "example-3"); !strings.HasPrefix(out, "2026-12-05T07:00:00Z IPv4 AS2497") {
 			t.Fatalf("resumed, the example printed %q first, want the bin of 07:00 it missed", out)
 		}
@@ -378,11 +377,11 @@ func TestStreams(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		for range 3 {
-			if _, resp := s.sse(ctx, "", ""); resp.StatusCode != http.StatusOK {
+			if _, resp := s.sse(t, ctx, "", ""); resp.StatusCode != http.StatusOK {
 				t.Fatalf("stream within the cap: %d", resp.StatusCode)
 			}
 		}
-		if _, resp := s.sse(ctx, "", ""); resp.StatusCode != http.StatusTooManyRequests {
+		if _, resp := s.sse(t, ctx, "", ""); resp.StatusCode != http.StatusTooManyRequests {
 			t.Fatalf("a fourth stream: %d, want 429", resp.StatusCode)
 		}
 	})
@@ -405,8 +404,8 @@ func (s *stack) quiet(t *testing.T) {
 
 // ws opens a WebSocket subscription to every event, dialling with dial
 // when set; the caller closes it.
-func (s *stack) ws(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *websocket.Conn {
-	s.t.Helper()
+func (s *stack) ws(t *testing.T, ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *websocket.Conn {
+	t.Helper()
 	client := http.DefaultClient
 	if dial != nil {
 		client = &http.Client{Transport: &http.Transport{DialContext: dial}}
@@ -414,7 +413,7 @@ func (s *stack) ws(ctx context.Context, dial func(ctx context.Context, network, 
 	c, _, err := websocket.Dial(ctx, strings.Replace(s.gateway, "http", "ws", 1)+"/ihr/api/ws",
 		&websocket.DialOptions{HTTPClient: client, HTTPHeader: http.Header{"Authorization": {"Bearer " + s.token}}})
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	c.SetReadLimit(1 << 20)
 	return c
@@ -423,8 +422,8 @@ func (s *stack) ws(ctx context.Context, dial func(ctx context.Context, network, 
 // results publishes n large results events straight on the results
 // stream, as ingestion would, 500 a second, and returns the first one's
 // sequence.
-func (s *stack) results(n int) uint64 {
-	s.t.Helper()
+func (s *stack) results(t *testing.T, n int) uint64 {
+	t.Helper()
 	keys := make([]int64, events.MaxResultKeys)
 	for i := range keys {
 		keys[i] = int64(100000 + i)
@@ -438,7 +437,7 @@ func (s *stack) results(n int) uint64 {
 		msg.Header.Set(nats.MsgIdHdr, fmt.Sprintf("flood:%d:%d", time.Now().UnixNano(), i))
 		ack, err := s.bus.JS.PublishMsg(context.Background(), msg)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		if i == 0 {
 			first = ack.Sequence
