@@ -1,7 +1,6 @@
 package observability
 
 import (
-	"io"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -14,16 +13,11 @@ import (
 // gauge reads an unlabelled gauge from base's /metrics.
 func gauge(t *testing.T, base, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, body := testkit.Get(t, base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("%s/metrics: %d", base, code)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(body)) {
+	for line := range strings.Lines(body) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
