@@ -103,6 +103,20 @@ func (rt *Runtime) NATS(ctx context.Context, cfg config.NATS, critical bool) (*n
 	return bus, nil
 }
 
+// Every runs f every d until ctx is done.
+func Every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
 // Meter returns a meter of the service's meter provider.
 func (rt *Runtime) Meter(name string) metric.Meter { return rt.HTTP.Meters.Meter(name) }
 

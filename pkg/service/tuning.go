@@ -108,17 +108,6 @@ func (t Tuning) apply(ctx context.Context, getenv func(string) string) applied {
 		}
 	}
 	adjust()
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				adjust()
-			}
-		}
-	}()
+	go Every(ctx, time.Second, adjust)
 	return a
 }

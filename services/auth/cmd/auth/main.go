@@ -103,7 +103,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	}
 	// Another replica may have rotated the keys; they are rotated when due.
 	rt.Go(func() {
-		every(ctx, time.Minute, func() {
+		service.Every(ctx, time.Minute, func() {
 			if err := keys.Refresh(ctx); err != nil {
 				rt.Log.Error("refresh signing keys", "err", err)
 			}
@@ -111,7 +111,7 @@ func start(ctx context.Context, rt *service.Runtime, s settings) (http.Handler, 
 	})
 	// What an attacker makes the service write (failed logins, codes) must not pile up.
 	rt.Go(func() {
-		every(ctx, time.Hour, func() {
+		service.Every(ctx, time.Hour, func() {
 			if n, err := st.Housekeep(ctx, store.Retention{Pending: app.ConfirmTTL, Audit: s.auditKeep, Mail: s.app.MailEvery}); err != nil {
 				rt.Log.Warn("housekeeping", "err", err)
 			} else if n > 0 {
@@ -150,20 +150,6 @@ func startSender(ctx context.Context, rt *service.Runtime, cfg mail.Config, bus 
 	})
 	rt.Health.Add("smtp", false, sender.Probe)
 	return nil
-}
-
-// every runs f every d until ctx is done.
-func every(ctx context.Context, d time.Duration, f func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
 }
 
 // mailer queues the app's mails as e-mail tasks.

@@ -157,24 +157,17 @@ func startBridge(ctx context.Context, rt *service.Runtime, cfg kafkabridge.Confi
 // waited longer than binWait without their bin completing, and drops staged
 // batches after a day.
 func reportIncomplete(ctx context.Context, rt *service.Runtime, st *store.Postgres, m *ingest.Metrics, binWait time.Duration) {
-	tick := time.NewTicker(min(binWait, time.Minute))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	service.Every(ctx, min(binWait, time.Minute), func() {
 		now := time.Now()
 		runs, err := st.ReportIncomplete(ctx, now.Add(-binWait), now.Add(-24*time.Hour))
 		if err != nil {
 			rt.Log.Warn("check incomplete bins", "err", err)
-			continue
+			return
 		}
 		for _, r := range runs {
 			m.Incomplete(r.Dataset)
 			rt.Log.Warn("bin incomplete: its last batches never arrived", "dataset", r.Dataset, "part", r.Part, "af", r.AF,
 				"timebin", r.Timebin, "run_id", r.RunID, "batches_staged", r.Batches, "since", r.Since)
 		}
-	}
+	})
 }
